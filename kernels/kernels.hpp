@@ -1,0 +1,87 @@
+// kernels.hpp — the interface between the model code and every compute backend.
+//
+// A kernel takes one POD params struct (sizes, strides in elements, raw pointers) so the
+// same description serves the scalar reference, the SIMD backends and CUDA. Kernels work
+// on a range of output rows / channels ([begin, end)) so the caller can split work across
+// threads; every output element is computed the same way whatever the split, which keeps
+// results bitwise identical for any thread count and any prefill chunking.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kaa::kernels {
+
+enum class WeightType : uint8_t { f32, f16, bf16, q8_0 };
+
+// y[m, n] = sum_k W[n, k] * x[m, k]      for m in [0, M), n in [n_begin, n_end)
+// W: (N x K) rows of `w_row_bytes` bytes in `wtype`; x: (M x K) f32; y: (M x N) f32.
+// For Q8_0, K is a multiple of 32. Accumulation is f32.
+struct MatmulParams {
+    WeightType wtype;
+    const void* w;
+    size_t w_row_bytes;
+    const float* x;
+    int64_t x_stride;   // floats between rows of x
+    float* y;
+    int64_t y_stride;   // floats between rows of y
+    int64_t M, N, K;
+    int64_t n_begin, n_end;
+};
+
+// Depthwise causal conv1d over T steps, then SiLU, for channels [c_begin, c_end):
+//   win = [state[c, 0 .. d_conv-2], x[0..T-1, c]]   (oldest first)
+//   out[t, c] = silu(bias[c] + sum_k win[t + k] * weight[c, k])
+//   state[c, :] = last d_conv-1 inputs
+struct ConvParams {
+    const float* x;      // (T x *) input rows, channel c at x[t * x_stride + c]
+    int64_t x_stride;
+    float* out;          // (T x *) output rows
+    int64_t out_stride;
+    float* state;        // (d_inner x (d_conv - 1)), updated in place
+    const float* weight; // (d_inner x d_conv)
+    const float* bias;   // (d_inner)
+    int64_t T, d_inner, d_conv;
+    int64_t c_begin, c_end;
+};
+
+// Selective scan with the gate fused, for channels [c_begin, c_end), sequential in t:
+//   dt   = softplus(dt_raw[t, c] + dt_bias[c])
+//   S[c, :] = S[c, :] * exp(dt * A[c, :]) + dt * u[t, c] * B[t, :]
+//   y[t, c] = (sum_s S[c, s] * C[t, s] + D[c] * u[t, c]) * silu(z[t, c])
+struct ScanParams {
+    const float* u;       // (T x *) conv output
+    int64_t u_stride;
+    const float* dt_raw;  // (T x *) dt_proj output before bias
+    int64_t dt_stride;
+    const float* dt_bias; // (d_inner)
+    const float* A;       // (d_inner x d_state), already -exp(A_log)
+    const float* B;       // (T x *) row t holds B_t (d_state)
+    int64_t B_stride;
+    const float* C;       // (T x *) row t holds C_t (d_state)
+    int64_t C_stride;
+    const float* D;       // (d_inner)
+    const float* z;       // (T x *) gate input
+    int64_t z_stride;
+    float* y;             // (T x *) output
+    int64_t y_stride;
+    float* state;         // (d_inner x d_state), updated in place
+    int64_t T, d_inner, d_state;
+    int64_t c_begin, c_end;
+};
+
+// One backend's functions. Tables are immutable singletons chosen once at load time.
+struct CpuKernels {
+    const char* name;  // "scalar", "avx2", ...
+    void (*matmul)(const MatmulParams& p);
+    void (*conv1d_silu)(const ConvParams& p);
+    void (*scan)(const ScanParams& p);
+    // y[i] = x[i] / sqrt(mean(x^2) + eps) * (w ? w[i] : 1); y may alias x.
+    void (*rms_norm)(const float* x, const float* w, float* y, int64_t n, float eps);
+    // Row `row` of a weight matrix (K elements) converted to f32.
+    void (*dequantize_row)(WeightType t, const void* row, float* out, int64_t K);
+};
+
+const CpuKernels& scalar_kernels();
+
+}  // namespace kaa::kernels
