@@ -1,0 +1,9 @@
+// kaa/kaa.hpp — the whole public C++ API.
+#pragma once
+
+#include "kaa/error.hpp"
+#include "kaa/model.hpp"
+#include "kaa/session.hpp"
+#include "kaa/state.hpp"
+#include "kaa/tokenizer.hpp"
+#include "kaa/types.hpp"

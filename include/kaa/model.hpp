@@ -1,0 +1,96 @@
+// kaa/model.hpp — a loaded Mamba-1 model: immutable, memory-mapped, shared by Sessions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kaa/error.hpp"
+#include "kaa/export.hpp"
+
+namespace kaa {
+
+class Tokenizer;
+namespace detail { struct ModelImpl; }
+
+struct ModelParams {
+    // Default thread count for Sessions on this model; 0 = all hardware threads.
+    int32_t n_threads = 0;
+    // Map the file read-only (weights stay in the page cache, shared between processes).
+    // false: read the whole file into memory.
+    bool use_mmap = true;
+    // Called with a fraction in [0, 1] while loading; return false to cancel
+    // (load then throws Error(cancelled)).
+    std::function<bool(float)> progress;
+};
+
+// Hyperparameters, read from the `mamba.*` metadata keys.
+struct HParams {
+    int64_t n_vocab = 0;   // rows of token_embd
+    int64_t d_model = 0;   // mamba.embedding_length
+    int64_t n_layer = 0;   // mamba.block_count
+    int64_t d_inner = 0;   // mamba.ssm.inner_size
+    int64_t d_state = 0;   // mamba.ssm.state_size
+    int64_t d_conv = 0;    // mamba.ssm.conv_kernel
+    int64_t dt_rank = 0;   // mamba.ssm.time_step_rank
+    float rms_eps = 1e-5f; // mamba.attention.layer_norm_rms_epsilon
+    bool dt_b_c_rms = false;      // mamba.ssm.dt_b_c_rms (Falcon-Mamba: true)
+    bool tied_embeddings = false; // no output.weight: the LM head is token_embd
+};
+
+// One tensor of the file, for inspection.
+struct TensorDesc {
+    std::string name;
+    std::string type;            // "F32", "F16", "BF16", "Q8_0"
+    std::vector<int64_t> shape;  // GGUF order: innermost (contiguous) dimension first
+    uint64_t n_bytes = 0;
+};
+
+class KAA_API Model {
+public:
+    // Loads and validates a GGUF file. Throws Error (io, invalid_file, unsupported,
+    // invalid_model, cancelled).
+    static Model load(const std::string& path, const ModelParams& params = {});
+
+    const HParams& hparams() const noexcept;
+    int32_t n_vocab() const noexcept;
+    const std::string& architecture() const noexcept;  // general.architecture ("mamba")
+    const std::string& name() const noexcept;          // general.name, or the file name
+    std::string file_type() const;  // the dominant weight type: "F32", "F16", "BF16", "Q8_0"
+    const std::string& path() const noexcept;
+    const ModelParams& params() const noexcept;
+
+    // Metadata value rendered as text (arrays: "[n items]"); nullopt when absent.
+    std::optional<std::string> meta(const std::string& key) const;
+    std::vector<std::string> meta_keys() const;
+    std::vector<TensorDesc> tensors() const;
+
+    // The tokenizer built from tokenizer.* metadata. Throws Error(invalid_model)
+    // when the file has none (has_tokenizer() == false).
+    bool has_tokenizer() const noexcept;
+    const Tokenizer& tokenizer() const;
+    // tokenizer.chat_template, "" when absent.
+    std::string chat_template() const;
+
+    // Bytes of a State's payload for this model (conv + SSM state of every layer, f32).
+    uint64_t state_size() const noexcept;
+    // Hash of the hyperparameters and the tensor table; States carry it to refuse
+    // being restored into another model.
+    uint64_t fingerprint() const noexcept;
+    // Bytes of weights read per decoded token (every matrix once, LM head included).
+    uint64_t weight_bytes() const noexcept;
+    // The CPU kernel backend in use ("scalar", ...).
+    const char* backend() const noexcept;
+
+    // Internal: the shared implementation (used by Session).
+    const std::shared_ptr<const detail::ModelImpl>& impl() const noexcept { return impl_; }
+
+private:
+    explicit Model(std::shared_ptr<const detail::ModelImpl> impl) : impl_(std::move(impl)) {}
+    std::shared_ptr<const detail::ModelImpl> impl_;
+};
+
+}  // namespace kaa

@@ -1,0 +1,68 @@
+// kaa/session.hpp — one sequence being evaluated on a Model.
+//
+// A Session owns its State, its scratch buffers and its thread pool; several Sessions may
+// run on one Model at once (on different threads). One Session is not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kaa/error.hpp"
+#include "kaa/export.hpp"
+#include "kaa/model.hpp"
+#include "kaa/state.hpp"
+#include "kaa/types.hpp"
+
+namespace kaa {
+
+namespace detail { struct SessionImpl; }
+
+struct SessionParams {
+    int32_t n_threads = 0;  // 0: the model's n_threads
+    int32_t n_batch = 64;   // tokens per internal prefill chunk (bounds scratch memory)
+};
+
+struct EvalOptions {
+    bool all_logits = false;  // logits for every evaluated position, not only the last
+};
+
+class KAA_API Session {
+public:
+    explicit Session(const Model& model, const SessionParams& params = {});
+    ~Session();
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+    Session(const Session&) = delete;             // use fork()
+    Session& operator=(const Session&) = delete;
+
+    // Feeds tokens after the current position and returns logits: n_vocab floats for the
+    // last token, or (n x n_vocab) row-major with all_logits. The reference stays valid
+    // until the next eval/reset/set_state. Throws Error(invalid_token) for an id outside
+    // [0, n_vocab) (the state is then unchanged) and Error(invalid_argument) for n == 0.
+    const std::vector<float>& eval(const Token* tokens, size_t n, const EvalOptions& opts = {});
+    const std::vector<float>& eval(const std::vector<Token>& tokens, const EvalOptions& opts = {}) {
+        return eval(tokens.data(), tokens.size(), opts);
+    }
+    // Logits of the last eval (empty before the first).
+    const std::vector<float>& logits() const noexcept;
+
+    int64_t position() const noexcept;  // tokens consumed since creation / reset
+    void reset();                       // zero state, position 0
+
+    State state() const;               // a copy of the current state
+    // Restores a state (rewind, or fork from another Session). Throws
+    // Error(state_mismatch) if it was made for another model, Error(invalid_argument)
+    // if it is empty.
+    void set_state(const State& state);
+    // A new Session on the same model with a copy of this one's state.
+    Session fork() const;
+
+    const Model& model() const noexcept;
+    int32_t n_threads() const noexcept;
+
+private:
+    std::unique_ptr<detail::SessionImpl> impl_;
+};
+
+}  // namespace kaa

@@ -1,0 +1,99 @@
+// model.cpp — the public kaa::Model over a shared ModelImpl.
+#include <map>
+#include <sstream>
+
+#include "model/model_impl.hpp"
+
+namespace kaa {
+
+Model Model::load(const std::string& path, const ModelParams& params) {
+    if (params.n_threads < 0)
+        throw Error(ErrorCode::invalid_argument, "ModelParams::n_threads must be >= 0");
+    gguf::OpenOptions opts;
+    opts.use_mmap = params.use_mmap;
+    gguf::File file = gguf::File::open(path, opts);
+    return Model(detail::build_model(std::move(file), path, params));
+}
+
+const HParams& Model::hparams() const noexcept { return impl_->hp; }
+int32_t Model::n_vocab() const noexcept { return int32_t(impl_->hp.n_vocab); }
+const std::string& Model::architecture() const noexcept { return impl_->arch; }
+const std::string& Model::name() const noexcept { return impl_->name; }
+const std::string& Model::path() const noexcept { return impl_->path; }
+const ModelParams& Model::params() const noexcept { return impl_->params; }
+uint64_t Model::state_size() const noexcept {
+    return uint64_t(impl_->state_dims().floats()) * sizeof(float);
+}
+uint64_t Model::fingerprint() const noexcept { return impl_->fingerprint; }
+uint64_t Model::weight_bytes() const noexcept { return impl_->weight_bytes; }
+const char* Model::backend() const noexcept { return impl_->kernels->name; }
+
+std::string Model::file_type() const {
+    // The type holding the most bytes among 2-D weights.
+    std::map<std::string, uint64_t> bytes;
+    for (const auto& t : impl_->file.tensors())
+        if (t.n_dims >= 2) bytes[gguf::tensor_type_name(t.type)] += t.n_bytes;
+    std::string best = "F32";
+    uint64_t most = 0;
+    for (const auto& [name, n] : bytes)
+        if (n > most) most = n, best = name;
+    return best;
+}
+
+namespace {
+
+std::string scalar_text(const gguf::Value& v, uint64_t i) {
+    using VT = gguf::ValueType;
+    const VT t = v.type == VT::array ? v.elem_type : v.type;
+    switch (t) {
+        case VT::f32:
+        case VT::f64: {
+            std::ostringstream o;
+            o << v.float_at(i);
+            return o.str();
+        }
+        case VT::boolean: return v.int_at(i) ? "true" : "false";
+        case VT::string: return std::string(v.strings.at(size_t(i)));
+        case VT::u64: return std::to_string(uint64_t(v.int_at(i)));
+        default: return std::to_string(v.int_at(i));
+    }
+}
+
+}  // namespace
+
+std::optional<std::string> Model::meta(const std::string& key) const {
+    const gguf::Value* v = impl_->file.find(key);
+    if (!v) return std::nullopt;
+    if (v->type != gguf::ValueType::array) return scalar_text(*v, 0);
+    if (v->elem_type == gguf::ValueType::array) return "[" + std::to_string(v->count) + " arrays]";
+    return "[" + std::to_string(v->count) + " items]";
+}
+
+std::vector<std::string> Model::meta_keys() const { return impl_->file.keys(); }
+
+std::vector<TensorDesc> Model::tensors() const {
+    std::vector<TensorDesc> out;
+    for (const auto& t : impl_->file.tensors()) {
+        TensorDesc d;
+        d.name = t.name;
+        d.type = gguf::tensor_type_name(t.type);
+        d.shape.assign(t.ne, t.ne + t.n_dims);
+        d.n_bytes = t.n_bytes;
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+bool Model::has_tokenizer() const noexcept { return impl_->tokenizer != nullptr; }
+
+const Tokenizer& Model::tokenizer() const {
+    if (!impl_->tokenizer)
+        throw Error(ErrorCode::invalid_model, "model '" + impl_->name + "' has no tokenizer metadata");
+    return *impl_->tokenizer;
+}
+
+std::string Model::chat_template() const {
+    return impl_->file.get_string("tokenizer.chat_template").value_or("");
+}
+
+}  // namespace kaa

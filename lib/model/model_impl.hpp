@@ -1,0 +1,70 @@
+// model_impl.hpp — what a loaded model holds: the mapped file, hyperparameters and a
+// view of every weight, ready for the forward pass.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.hpp"
+#include "kaa/model.hpp"
+#include "kaa/state.hpp"
+#include "kaa/tokenizer.hpp"
+#include "kernels/kernels.hpp"
+
+namespace kaa::detail {
+
+// A weight matrix W (rows x cols), rows contiguous, in its file type; y = W @ x.
+struct WeightMatrix {
+    kernels::WeightType type = kernels::WeightType::f32;
+    const uint8_t* data = nullptr;
+    int64_t rows = 0, cols = 0;
+    size_t row_bytes = 0;
+};
+
+struct LayerWeights {
+    const float* attn_norm = nullptr;  // (d_model)
+    WeightMatrix ssm_in;               // (2*d_inner x d_model): x half, then z half
+    const float* conv_w = nullptr;     // (d_inner x d_conv)
+    const float* conv_b = nullptr;     // (d_inner)
+    WeightMatrix ssm_x;                // (dt_rank + 2*d_state x d_inner): dt, B, C
+    WeightMatrix ssm_dt;               // (d_inner x dt_rank)
+    const float* dt_bias = nullptr;    // (d_inner)
+    const float* A = nullptr;          // (d_inner x d_state), = -exp(A_log)
+    const float* D = nullptr;          // (d_inner)
+    WeightMatrix ssm_out;              // (d_model x d_inner)
+};
+
+struct ModelImpl {
+    gguf::File file;
+    std::string path;
+    std::string arch;
+    std::string name;
+    ModelParams params;
+    HParams hp;
+
+    WeightMatrix tok_embd;             // (n_vocab x d_model)
+    const float* output_norm = nullptr;// (d_model)
+    WeightMatrix output;               // (n_vocab x d_model); = tok_embd when tied
+    std::vector<LayerWeights> layers;
+
+    std::unique_ptr<Tokenizer> tokenizer;  // null when the file has no tokenizer
+    const kernels::CpuKernels* kernels = nullptr;
+    uint64_t fingerprint = 0;
+    uint64_t weight_bytes = 0;
+
+    // f32 copies of small vectors stored in another type (norms, biases, A, D may be
+    // F16/BF16 in hand-made files); the views above point into these.
+    std::deque<std::vector<float>> owned;
+
+    StateDims state_dims() const { return {hp.n_layer, hp.d_inner, hp.d_conv, hp.d_state}; }
+
+    explicit ModelImpl(gguf::File f) : file(std::move(f)) {}
+};
+
+// Builds a ModelImpl from a parsed file (all validation of shapes and types).
+std::shared_ptr<ModelImpl> build_model(gguf::File file, const std::string& path,
+                                       const ModelParams& params);
+
+}  // namespace kaa::detail

@@ -1,0 +1,143 @@
+// forward.cpp — the data path of one layer, in the order of ../shared/README.md:
+//   rms_norm → in_proj → conv1d+SiLU → x_proj → [rms dt,B,C] → dt_proj →
+//   selective scan (softplus, D skip, SiLU(z) gate fused) → out_proj → residual
+// Every step is a kernel call split across the Session's threads by output row or
+// channel, so results do not depend on the thread count.
+#include "session/forward.hpp"
+
+namespace kaa::detail {
+namespace {
+
+// Output rows per thread are multiples of this (keeps SIMD blocks whole).
+constexpr int64_t kRowGrain = 16;
+
+// y (M x W.rows) = x (M x W.cols) @ W^T, rows of W split across threads.
+void matmul(const ModelImpl& m, runtime::ThreadPool& pool, const WeightMatrix& W,
+            const float* x, int64_t x_stride, float* y, int64_t y_stride, int64_t M) {
+    kernels::MatmulParams p{};
+    p.wtype = W.type;
+    p.w = W.data;
+    p.w_row_bytes = W.row_bytes;
+    p.x = x;
+    p.x_stride = x_stride;
+    p.y = y;
+    p.y_stride = y_stride;
+    p.M = M;
+    p.N = W.rows;
+    p.K = W.cols;
+    const auto* k = m.kernels;
+    pool.parallel_for(W.rows, kRowGrain, [&](int64_t b, int64_t e) {
+        kernels::MatmulParams q = p;
+        q.n_begin = b;
+        q.n_end = e;
+        k->matmul(q);
+    });
+}
+
+}  // namespace
+
+void Scratch::allocate(const HParams& hp, int64_t cap) {
+    capacity = cap;
+    const size_t T = size_t(cap);
+    h.assign(T * size_t(hp.d_model), 0.0f);
+    xn.assign(T * size_t(hp.d_model), 0.0f);
+    xz.assign(T * size_t(2 * hp.d_inner), 0.0f);
+    xc.assign(T * size_t(hp.d_inner), 0.0f);
+    xdbl.assign(T * size_t(hp.dt_rank + 2 * hp.d_state), 0.0f);
+    dt.assign(T * size_t(hp.d_inner), 0.0f);
+    y.assign(T * size_t(hp.d_inner), 0.0f);
+    out.assign(T * size_t(hp.d_model), 0.0f);
+}
+
+void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, float* state,
+             const Token* tokens, int64_t T, float* logits, bool all_rows) {
+    const HParams& hp = m.hp;
+    const kernels::CpuKernels& k = *m.kernels;
+    const int64_t dm = hp.d_model, di = hp.d_inner, ds = hp.d_state, R = hp.dt_rank;
+    const int64_t n_xdbl = R + 2 * ds;
+    const int64_t conv_floats = di * (hp.d_conv - 1);
+    const int64_t layer_floats = conv_floats + di * ds;
+
+    // Embedding lookup: h[t] = token_embd[token t]
+    for (int64_t t = 0; t < T; ++t)
+        k.dequantize_row(m.tok_embd.type, m.tok_embd.data + size_t(tokens[t]) * m.tok_embd.row_bytes,
+                         s.h.data() + t * dm, dm);
+
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        const LayerWeights& L = m.layers[size_t(l)];
+        float* conv_state = state + l * layer_floats;  // (d_inner x d_conv-1)
+        float* ssm_state = conv_state + conv_floats;   // (d_inner x d_state)
+
+        for (int64_t t = 0; t < T; ++t)
+            k.rms_norm(s.h.data() + t * dm, L.attn_norm, s.xn.data() + t * dm, dm, hp.rms_eps);
+
+        matmul(m, pool, L.ssm_in, s.xn.data(), dm, s.xz.data(), 2 * di, T);
+
+        kernels::ConvParams cp{};
+        cp.x = s.xz.data();  // x half of each xz row
+        cp.x_stride = 2 * di;
+        cp.out = s.xc.data();
+        cp.out_stride = di;
+        cp.state = conv_state;
+        cp.weight = L.conv_w;
+        cp.bias = L.conv_b;
+        cp.T = T;
+        cp.d_inner = di;
+        cp.d_conv = hp.d_conv;
+        pool.parallel_for(di, kRowGrain, [&](int64_t b, int64_t e) {
+            kernels::ConvParams q = cp;
+            q.c_begin = b;
+            q.c_end = e;
+            k.conv1d_silu(q);
+        });
+
+        matmul(m, pool, L.ssm_x, s.xc.data(), di, s.xdbl.data(), n_xdbl, T);
+        if (hp.dt_b_c_rms) {  // Falcon-Mamba: weightless RMS norm on dt, B and C separately
+            for (int64_t t = 0; t < T; ++t) {
+                float* row = s.xdbl.data() + t * n_xdbl;
+                k.rms_norm(row, nullptr, row, R, hp.rms_eps);
+                k.rms_norm(row + R, nullptr, row + R, ds, hp.rms_eps);
+                k.rms_norm(row + R + ds, nullptr, row + R + ds, ds, hp.rms_eps);
+            }
+        }
+        matmul(m, pool, L.ssm_dt, s.xdbl.data(), n_xdbl, s.dt.data(), di, T);
+
+        kernels::ScanParams sp{};
+        sp.u = s.xc.data();
+        sp.u_stride = di;
+        sp.dt_raw = s.dt.data();
+        sp.dt_stride = di;
+        sp.dt_bias = L.dt_bias;
+        sp.A = L.A;
+        sp.B = s.xdbl.data() + R;
+        sp.B_stride = n_xdbl;
+        sp.C = s.xdbl.data() + R + ds;
+        sp.C_stride = n_xdbl;
+        sp.D = L.D;
+        sp.z = s.xz.data() + di;  // z half of each xz row
+        sp.z_stride = 2 * di;
+        sp.y = s.y.data();
+        sp.y_stride = di;
+        sp.state = ssm_state;
+        sp.T = T;
+        sp.d_inner = di;
+        sp.d_state = ds;
+        pool.parallel_for(di, kRowGrain, [&](int64_t b, int64_t e) {
+            kernels::ScanParams q = sp;
+            q.c_begin = b;
+            q.c_end = e;
+            k.scan(q);
+        });
+
+        matmul(m, pool, L.ssm_out, s.y.data(), di, s.out.data(), dm, T);
+        for (int64_t i = 0; i < T * dm; ++i) s.h[size_t(i)] += s.out[size_t(i)];
+    }
+
+    if (!logits) return;
+    const int64_t first = all_rows ? 0 : T - 1, rows = T - first;
+    for (int64_t t = first; t < T; ++t)
+        k.rms_norm(s.h.data() + t * dm, m.output_norm, s.xn.data() + (t - first) * dm, dm, hp.rms_eps);
+    matmul(m, pool, m.output, s.xn.data(), dm, logits, hp.n_vocab, rows);
+}
+
+}  // namespace kaa::detail

@@ -1,0 +1,116 @@
+// session.cpp — kaa::Session: state, scratch and threads for one sequence.
+#include "kaa/session.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "model/model_impl.hpp"
+#include "session/forward.hpp"
+
+namespace kaa {
+namespace detail {
+
+struct SessionImpl {
+    Model model;  // keeps the ModelImpl alive
+    const ModelImpl& m;
+    SessionParams params;
+    runtime::ThreadPool pool;
+    std::vector<float> state;  // StateDims layout, zero at start
+    int64_t position = 0;
+    std::vector<float> logits;
+    Scratch scratch;
+
+    SessionImpl(const Model& mod, const SessionParams& p, int n_threads)
+        : model(mod), m(*mod.impl()), params(p), pool(n_threads) {
+        state.assign(size_t(m.state_dims().floats()), 0.0f);
+        scratch.allocate(m.hp, p.n_batch);
+    }
+};
+
+}  // namespace detail
+
+namespace {
+
+int resolve_threads(const Model& model, const SessionParams& p) {
+    if (p.n_threads < 0) throw Error(ErrorCode::invalid_argument, "SessionParams::n_threads must be >= 0");
+    if (p.n_threads > 1024) throw Error(ErrorCode::invalid_argument, "SessionParams::n_threads must be <= 1024");
+    int n = p.n_threads ? p.n_threads : model.params().n_threads;
+    return n > 0 ? n : runtime::hardware_threads();
+}
+
+}  // namespace
+
+Session::Session(const Model& model, const SessionParams& params) {
+    if (!model.impl()) throw Error(ErrorCode::invalid_argument, "Session needs a loaded Model");
+    if (params.n_batch < 1 || params.n_batch > 65536)
+        throw Error(ErrorCode::invalid_argument, "SessionParams::n_batch must be in [1, 65536]");
+    impl_ = std::make_unique<detail::SessionImpl>(model, params, resolve_threads(model, params));
+}
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+const std::vector<float>& Session::eval(const Token* tokens, size_t n, const EvalOptions& opts) {
+    auto& s = *impl_;
+    const int64_t V = s.m.hp.n_vocab;
+    if (n == 0 || !tokens) throw Error(ErrorCode::invalid_argument, "eval needs at least one token");
+    for (size_t i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            throw Error(ErrorCode::invalid_token, "token id " + std::to_string(tokens[i]) + " at index " +
+                                                      std::to_string(i) + " is outside [0, " +
+                                                      std::to_string(V) + ")");
+    const size_t rows = opts.all_logits ? n : 1;
+    s.logits.resize(rows * size_t(V));
+
+    // Prefill in chunks of n_batch tokens; chunking never changes results.
+    const int64_t cap = s.scratch.capacity;
+    for (size_t done = 0; done < n;) {
+        const int64_t T = std::min<int64_t>(cap, int64_t(n - done));
+        const bool last_chunk = done + size_t(T) == n;
+        float* out = nullptr;
+        if (opts.all_logits) out = s.logits.data() + done * size_t(V);
+        else if (last_chunk) out = s.logits.data();
+        detail::forward(s.m, s.pool, s.scratch, s.state.data(), tokens + done, T, out, opts.all_logits);
+        done += size_t(T);
+    }
+    s.position += int64_t(n);
+    return s.logits;
+}
+
+const std::vector<float>& Session::logits() const noexcept { return impl_->logits; }
+int64_t Session::position() const noexcept { return impl_->position; }
+const Model& Session::model() const noexcept { return impl_->model; }
+int32_t Session::n_threads() const noexcept { return impl_->pool.size(); }
+
+void Session::reset() {
+    std::fill(impl_->state.begin(), impl_->state.end(), 0.0f);
+    impl_->position = 0;
+    impl_->logits.clear();
+}
+
+State Session::state() const {
+    return State(impl_->m.state_dims(), impl_->m.fingerprint, impl_->position, impl_->state);
+}
+
+void Session::set_state(const State& st) {
+    auto& s = *impl_;
+    if (st.empty()) throw Error(ErrorCode::invalid_argument, "set_state: the State is empty");
+    if (st.model_fingerprint() != s.m.fingerprint || !(st.dims() == s.m.state_dims()))
+        throw Error(ErrorCode::state_mismatch, "set_state: the State was made for another model");
+    if (st.data().size() != s.state.size())
+        throw Error(ErrorCode::invalid_state, "set_state: the State's payload has the wrong size");
+    std::copy(st.data().begin(), st.data().end(), s.state.begin());
+    s.position = st.position();
+    s.logits.clear();
+}
+
+Session Session::fork() const {
+    Session copy(impl_->model, impl_->params);
+    copy.impl_->state = impl_->state;
+    copy.impl_->position = impl_->position;
+    copy.impl_->logits = impl_->logits;
+    return copy;
+}
+
+}  // namespace kaa

@@ -1,0 +1,20 @@
+// Every numeric tolerance the conformance tests use, in one place
+// (values from ../shared/README.md).
+#pragma once
+
+namespace kaa::test::tol {
+
+// Paths that keep activations in f32 (any weight type: dequantization is exact).
+constexpr double kF32MaxAbsLogit = 1e-3;   // max |Δlogit| at every stored position
+constexpr double kF32ArgmaxMargin = 1e-3;  // argmax must match where top1_margin exceeds this
+constexpr double kF32LogSumExp = 1e-3;
+
+// Paths that quantize activations (int8 dot products for Q8_0, bf16 for BF16).
+constexpr double kQuantMaxAbsLogit = 0.1;
+constexpr double kQuantArgmaxMargin = 0.2;
+constexpr double kQuantLogSumExp = 0.1;
+
+// Prefill vs token-by-token decode of the same kernels (kaa-eval --decode).
+constexpr double kPrefillVsDecode = 1e-4;
+
+}  // namespace kaa::test::tol

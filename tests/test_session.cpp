@@ -1,0 +1,269 @@
+// Engine invariants on synthetic models the tests write themselves (no shared data):
+// prefill == decode, chunking, thread counts, state save/restore/fork.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <dirent.h>
+#include <random>
+
+#include "gguf/synth.hpp"
+#include "kaa/kaa.hpp"
+#include "support/temp.hpp"
+
+namespace {
+
+using kaa::gguf::SynthSpec;
+using kaa::gguf::TensorType;
+
+// Writes a synthetic model into `dir` and loads it.
+kaa::Model synth_model(const kaa::test::TempDir& dir, SynthSpec spec, const std::string& name = "m.gguf") {
+    const std::string path = dir.file(name);
+    kaa::gguf::write_synth_model(spec, path);
+    return kaa::Model::load(path);
+}
+
+// Odd shapes on purpose: nothing is a multiple of a vector width except where Q8_0 needs 32.
+SynthSpec odd_spec(TensorType type, uint64_t seed = 7) {
+    SynthSpec s;
+    s.d_model = type == TensorType::q8_0 ? 96 : 37;
+    s.n_layer = 3;
+    s.d_inner = type == TensorType::q8_0 ? 160 : 75;
+    s.d_state = 8;
+    s.d_conv = 3;
+    s.dt_rank = 5;
+    s.n_vocab = 301;
+    s.tied = false;
+    s.type = type;
+    s.seed = seed;
+    return s;
+}
+
+std::vector<kaa::Token> random_tokens(size_t n, int32_t n_vocab, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<kaa::Token> out(n);
+    for (auto& t : out) t = kaa::Token(rng() % uint32_t(n_vocab));
+    return out;
+}
+
+std::vector<float> prefill_all(kaa::Session& s, const std::vector<kaa::Token>& toks) {
+    kaa::EvalOptions eo;
+    eo.all_logits = true;
+    return s.eval(toks, eo);
+}
+
+std::vector<float> decode_all(kaa::Session& s, const std::vector<kaa::Token>& toks) {
+    std::vector<float> out;
+    for (kaa::Token t : toks) {
+        const auto& l = s.eval(&t, 1);
+        out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
+}
+
+bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("engine: prefill of N tokens equals N decode steps, bit for bit", "[engine]") {
+    kaa::test::TempDir dir;
+    for (TensorType type : {TensorType::f32, TensorType::f16, TensorType::bf16, TensorType::q8_0}) {
+        const kaa::Model model = synth_model(dir, odd_spec(type), "m" + std::to_string(int(type)) + ".gguf");
+        const auto toks = random_tokens(41, model.n_vocab(), 1);
+        kaa::Session a(model), b(model);
+        const auto pre = prefill_all(a, toks);
+        const auto dec = decode_all(b, toks);
+        INFO("weight type " << kaa::gguf::tensor_type_name(type));
+        REQUIRE(pre.size() == toks.size() * size_t(model.n_vocab()));
+        CHECK(bitwise_equal(pre, dec));
+        CHECK(a.position() == 41);
+        // and the states agree too
+        CHECK(a.state().data() == b.state().data());
+    }
+}
+
+TEST_CASE("engine: splitting a prompt into chunks at any boundary gives the same logits", "[engine]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::q8_0));
+    const auto toks = random_tokens(23, model.n_vocab(), 2);
+    kaa::Session ref(model);
+    const auto whole = prefill_all(ref, toks);
+    for (size_t cut = 1; cut < toks.size(); ++cut) {
+        kaa::Session s(model);
+        std::vector<kaa::Token> a(toks.begin(), toks.begin() + long(cut)), b(toks.begin() + long(cut), toks.end());
+        auto la = prefill_all(s, a);
+        const auto lb = prefill_all(s, b);
+        la.insert(la.end(), lb.begin(), lb.end());
+        INFO("cut at " << cut);
+        CHECK(bitwise_equal(la, whole));
+    }
+    // internal chunking (n_batch) does not matter either
+    for (int n_batch : {1, 2, 5, 7, 64}) {
+        kaa::SessionParams sp;
+        sp.n_batch = n_batch;
+        kaa::Session s(model, sp);
+        INFO("n_batch " << n_batch);
+        CHECK(bitwise_equal(prefill_all(s, toks), whole));
+    }
+}
+
+TEST_CASE("engine: results do not depend on the thread count", "[engine]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::f16));
+    const auto toks = random_tokens(17, model.n_vocab(), 3);
+    kaa::SessionParams sp;
+    sp.n_threads = 1;
+    kaa::Session one(model, sp);
+    const auto ref = prefill_all(one, toks);
+    for (int n : {2, 3, 4, 7}) {
+        sp.n_threads = n;
+        kaa::Session s(model, sp);
+        REQUIRE(s.n_threads() == n);
+        INFO(n << " threads");
+        CHECK(bitwise_equal(prefill_all(s, toks), ref));
+    }
+}
+
+TEST_CASE("engine: save, continue, restore, continue again gives identical logits", "[engine][state]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::q8_0));
+    const auto prompt = random_tokens(13, model.n_vocab(), 4);
+    const auto more = random_tokens(9, model.n_vocab(), 5);
+    kaa::Session s(model);
+    s.eval(prompt);
+    const kaa::State saved = s.state();
+    CHECK(saved.position() == 13);
+    const auto first = prefill_all(s, more);
+    s.set_state(saved);
+    CHECK(s.position() == 13);
+    CHECK(bitwise_equal(prefill_all(s, more), first));
+
+    // through bytes and through a file
+    const auto bytes = saved.serialize();
+    CHECK(bytes.size() > model.state_size());
+    s.set_state(kaa::State::deserialize(bytes));
+    CHECK(bitwise_equal(prefill_all(s, more), first));
+    saved.save(dir.file("s.kaastate"));
+    s.set_state(kaa::State::load(dir.file("s.kaastate")));
+    CHECK(bitwise_equal(prefill_all(s, more), first));
+}
+
+TEST_CASE("engine: fork gives two independent continuations", "[engine][state]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::bf16));
+    const auto prompt = random_tokens(11, model.n_vocab(), 6);
+    const auto cont_a = random_tokens(6, model.n_vocab(), 7);
+    const auto cont_b = random_tokens(6, model.n_vocab(), 8);
+
+    kaa::Session base(model);
+    base.eval(prompt);
+    kaa::Session fork = base.fork();
+    CHECK(fork.position() == base.position());
+    const auto la = prefill_all(base, cont_a);
+    const auto lb = prefill_all(fork, cont_b);
+
+    // each equals a fresh run of prompt + its continuation
+    kaa::Session fresh(model);
+    std::vector<kaa::Token> pa = prompt, pb = prompt;
+    pa.insert(pa.end(), cont_a.begin(), cont_a.end());
+    pb.insert(pb.end(), cont_b.begin(), cont_b.end());
+    const size_t V = size_t(model.n_vocab());
+    auto tail = [&](const std::vector<float>& all) {
+        return std::vector<float>(all.end() - long(6 * V), all.end());
+    };
+    CHECK(bitwise_equal(tail(prefill_all(fresh, pa)), la));
+    fresh.reset();
+    CHECK(bitwise_equal(tail(prefill_all(fresh, pb)), lb));
+    CHECK_FALSE(bitwise_equal(la, lb));
+
+    // a State copied into a second Session works the same way
+    kaa::Session other(model);
+    other.set_state(base.state());
+    CHECK(other.position() == base.position());
+}
+
+TEST_CASE("engine: bad tokens and arguments are clear errors and leave the state alone", "[engine]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::f32));
+    kaa::Session s(model);
+    s.eval(random_tokens(3, model.n_vocab(), 9));
+    const kaa::State before = s.state();
+    const std::vector<kaa::Token> bad = {1, 2, model.n_vocab()};
+    try {
+        s.eval(bad);
+        FAIL("expected an error");
+    } catch (const kaa::Error& e) {
+        CHECK(e.code() == kaa::ErrorCode::invalid_token);
+        CHECK(std::string(e.what()).find("index 2") != std::string::npos);
+    }
+    CHECK_THROWS_MATCHES(s.eval(std::vector<kaa::Token>{-1}), kaa::Error,
+                         Catch::Predicate<kaa::Error>([](const kaa::Error& e) { return e.code() == kaa::ErrorCode::invalid_token; }));
+    CHECK(s.state().data() == before.data());
+    CHECK(s.position() == 3);
+    CHECK_THROWS_AS(s.eval(std::vector<kaa::Token>{}), kaa::Error);
+    CHECK_THROWS_AS(s.set_state(kaa::State()), kaa::Error);
+    kaa::SessionParams sp;
+    sp.n_batch = 0;
+    CHECK_THROWS_AS(kaa::Session(model, sp), kaa::Error);
+    sp.n_batch = 8;
+    sp.n_threads = -2;
+    CHECK_THROWS_AS(kaa::Session(model, sp), kaa::Error);
+}
+
+TEST_CASE("state: corrupt, truncated and foreign blobs are refused", "[state]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::f32));
+    SynthSpec other_spec = odd_spec(TensorType::f32);
+    other_spec.d_state = 4;
+    const kaa::Model other = synth_model(dir, other_spec, "other.gguf");
+    SynthSpec same_shape = odd_spec(TensorType::f16);  // same dims, other tensor types
+    const kaa::Model twin = synth_model(dir, same_shape, "twin.gguf");
+
+    kaa::Session s(model);
+    s.eval(random_tokens(5, model.n_vocab(), 10));
+    const auto bytes = s.state().serialize();
+
+    auto code_of = [](const std::vector<uint8_t>& b) {
+        try {
+            kaa::State::deserialize(b);
+        } catch (const kaa::Error& e) {
+            return e.code();
+        }
+        return kaa::ErrorCode::ok;
+    };
+    CHECK(code_of(bytes) == kaa::ErrorCode::ok);
+    // every truncation
+    for (size_t n = 0; n < bytes.size(); n += (n < 200 ? 1 : 97)) {
+        INFO("truncated to " << n);
+        CHECK(code_of(std::vector<uint8_t>(bytes.begin(), bytes.begin() + long(n))) == kaa::ErrorCode::invalid_state);
+    }
+    // a flipped bit anywhere
+    std::mt19937 rng(11);
+    for (int i = 0; i < 300; ++i) {
+        auto b = bytes;
+        const size_t at = rng() % b.size();
+        b[at] ^= uint8_t(1u << (rng() % 8));
+        INFO("bit flip at byte " << at);
+        CHECK(code_of(b) == kaa::ErrorCode::invalid_state);
+    }
+    // another model
+    kaa::Session so(other), st(twin);
+    const kaa::State state = kaa::State::deserialize(bytes);
+    CHECK_THROWS_MATCHES(so.set_state(state), kaa::Error,
+                         Catch::Predicate<kaa::Error>([](const kaa::Error& e) { return e.code() == kaa::ErrorCode::state_mismatch; }));
+    CHECK_THROWS_MATCHES(st.set_state(state), kaa::Error,
+                         Catch::Predicate<kaa::Error>([](const kaa::Error& e) { return e.code() == kaa::ErrorCode::state_mismatch; }));
+    // files: a missing file is an io error; a saved file leaves no temporary behind
+    CHECK_THROWS_MATCHES(kaa::State::load(dir.file("missing")), kaa::Error,
+                         Catch::Predicate<kaa::Error>([](const kaa::Error& e) { return e.code() == kaa::ErrorCode::io; }));
+    state.save(dir.file("a.state"));
+    state.save(dir.file("a.state"));  // replaces
+    CHECK(kaa::State::load(dir.file("a.state")).data() == state.data());
+    int leftovers = 0;
+    if (DIR* d = opendir(dir.path().c_str())) {
+        while (dirent* e = readdir(d)) leftovers += std::string(e->d_name).find(".tmp") != std::string::npos;
+        closedir(d);
+    }
+    CHECK(leftovers == 0);
+}
