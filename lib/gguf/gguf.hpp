@@ -46,6 +46,15 @@ static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block must be 34 bytes");
 
 // Bytes of one row of `ne0` elements; 0 if ne0 is not a multiple of the block size.
 uint64_t row_bytes(TensorType t, uint64_t ne0) noexcept;
+// Elements per block (32 for Q8_0, else 1) and bytes per block.
+uint64_t block_elements(TensorType t) noexcept;
+uint64_t block_bytes(TensorType t) noexcept;
+// True for the four ids kaa reads (0, 1, 8, 30).
+bool is_supported_type(uint32_t type_id) noexcept;
+
+constexpr uint32_t kDefaultAlignment = 32;
+// Deepest nesting of arrays inside arrays the reader accepts (an array of arrays is 2).
+constexpr int kMaxArrayDepth = 8;
 
 // One metadata value. Scalars and numeric arrays point into the mapped file (possibly
 // unaligned; read through the accessors). Strings and string arrays are views into it.
@@ -55,6 +64,10 @@ struct Value {
     uint64_t count = 1;                      // number of elements for arrays, else 1
     const uint8_t* raw = nullptr;           // scalar or numeric-array payload
     std::vector<std::string_view> strings;   // string (1 entry) or array of strings
+    // The value exactly as stored after its type tag (for arrays: element type, count,
+    // elements). Lets a writer copy any value, nested arrays included, byte for byte.
+    const uint8_t* encoded = nullptr;
+    uint64_t encoded_size = 0;
 
     bool is_integer() const noexcept;        // any integer scalar type
     bool is_float() const noexcept;          // f32 / f64 scalar
@@ -99,6 +112,8 @@ public:
     uint64_t alignment() const noexcept { return alignment_; }
     uint64_t data_offset() const noexcept { return data_offset_; }
     uint64_t size() const noexcept { return size_; }
+    // True when the bytes are a memory mapping of the file (not a heap copy).
+    bool is_mmap() const noexcept;
 
     const Value* find(std::string_view key) const noexcept;
     // Metadata keys in file order.
