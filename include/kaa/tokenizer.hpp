@@ -7,8 +7,12 @@
 // Guarantees:
 //   - encode() reproduces the Hugging Face `tokenizers` output of the original model for
 //     the supported pre-tokenizers (see pre_tokenizer()).
-//   - decode(encode(s)) == s byte for byte, for any input, including invalid UTF-8
-//     (byte-level BPE is lossless: every byte has a token).
+//   - decode(encode(s)) == s byte for byte, for any input, invalid UTF-8 included (each
+//     invalid byte is encoded alone through the byte-level alphabet), provided the
+//     vocabulary has a token for every byte of s. Falcon's lacks 28 byte values that
+//     never or hardly ever occur in text (C0 C1 F2 F5..FF, and the control characters
+//     03 04 05 0B 11 13..17 19 1C..1E); such bytes are dropped, exactly as the Hugging
+//     Face tokenizer drops them (or become the unknown token if the vocabulary has one).
 //   - Nothing throws on odd text; ids outside [0, n_vocab) throw Error(invalid_token).
 #pragma once
 
