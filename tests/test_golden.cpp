@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "kaa/kaa.hpp"
 #include "support/golden.hpp"
@@ -57,6 +58,7 @@ void check_model(const std::string& golden_name, bool decode, int threads) {
     kaa::SessionParams sp;
     sp.n_threads = threads;
     kaa::Session session(model, sp);
+    Comparison worst;
     for (const GoldenCase& c : g.cases) {
         session.reset();
         std::vector<float> logits;
@@ -79,7 +81,14 @@ void check_model(const std::string& golden_name, bool decode, int threads) {
         CHECK(r.max_full_diff <= tol::kF32MaxAbsLogit);
         CHECK(r.max_lse_diff <= tol::kF32LogSumExp);
         CHECK(r.argmax_mismatches == 0);
+        worst.max_top_diff = std::max(worst.max_top_diff, r.max_top_diff);
+        worst.max_full_diff = std::max(worst.max_full_diff, r.max_full_diff);
+        worst.max_lse_diff = std::max(worst.max_lse_diff, r.max_lse_diff);
+        worst.argmax_mismatches += r.argmax_mismatches;
     }
+    std::printf("golden %-28s %-7s backend %-7s max|dlogit| top32 %.2e full %.2e, |dlse| %.2e, argmax mismatches %d\n",
+                golden_name.c_str(), decode ? "decode" : "prefill", model.backend(), worst.max_top_diff,
+                worst.max_full_diff, worst.max_lse_diff, worst.argmax_mismatches);
 }
 
 }  // namespace
