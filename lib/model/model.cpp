@@ -42,20 +42,20 @@ std::string Model::file_type() const {
 
 namespace {
 
-std::string scalar_text(const gguf::Value& v, uint64_t i) {
+// A scalar metadata value as text.
+std::string scalar_text(const std::string& key, const gguf::Value& v) {
     using VT = gguf::ValueType;
-    const VT t = v.type == VT::array ? v.elem_type : v.type;
-    switch (t) {
+    switch (v.type) {
         case VT::f32:
         case VT::f64: {
             std::ostringstream o;
-            o << v.float_at(i);
+            o << v.as_float(key);
             return o.str();
         }
-        case VT::boolean: return v.int_at(i) ? "true" : "false";
-        case VT::string: return std::string(v.strings.at(size_t(i)));
-        case VT::u64: return std::to_string(uint64_t(v.int_at(i)));
-        default: return std::to_string(v.int_at(i));
+        case VT::boolean: return v.as_bool(key) ? "true" : "false";
+        case VT::string: return std::string(v.as_string(key));
+        case VT::u8: case VT::u16: case VT::u32: case VT::u64: return std::to_string(v.as_uint(key));
+        default: return std::to_string(v.as_int(key));
     }
 }
 
@@ -64,7 +64,7 @@ std::string scalar_text(const gguf::Value& v, uint64_t i) {
 std::optional<std::string> Model::meta(const std::string& key) const {
     const gguf::Value* v = impl_->file.find(key);
     if (!v) return std::nullopt;
-    if (v->type != gguf::ValueType::array) return scalar_text(*v, 0);
+    if (v->type != gguf::ValueType::array) return scalar_text(key, *v);
     if (v->elem_type == gguf::ValueType::array) return "[" + std::to_string(v->count) + " arrays]";
     return "[" + std::to_string(v->count) + " items]";
 }
