@@ -1,6 +1,5 @@
 // api.cpp — kaa::Tokenizer and kaa::StreamDecoder over the tables of TokenizerImpl.
 #include <cstring>
-#include <unordered_map>
 
 #include "gguf/gguf.hpp"
 #include "kaa/error.hpp"
@@ -31,7 +30,7 @@ public:
     explicit Encoder(const TokenizerImpl& t) : t_(t) {}
 
     void encode_text(std::string_view text, bool parse_special, std::vector<Token>& out) {
-        if (t_.specials.empty()) {
+        if (t_.specials.empty() || (!parse_special && !t_.has_user_defined)) {
             encode_plain(text, out);
             return;
         }
@@ -65,13 +64,15 @@ public:
 private:
     void encode_plain(std::string_view text, std::vector<Token>& out) {
         if (text.empty()) return;
-        ends_.clear();
-        detail::pretokenize(t_.pre, text, ends_);
-        size_t b = 0;
-        for (size_t e : ends_) {
-            encode_piece(text.substr(b, e - b), out);
-            b = e;
-        }
+        text_ = text.data();
+        out_ = &out;
+        detail::pretokenize(
+            t_.pre, text,
+            [](void* self, size_t b, size_t e) {
+                auto* enc = static_cast<Encoder*>(self);
+                enc->encode_piece(std::string_view(enc->text_ + b, e - b), *enc->out_);
+            },
+            this);
     }
 
     void encode_piece(std::string_view piece, std::vector<Token>& out) {
@@ -81,29 +82,31 @@ private:
             else if (t_.unk >= 0) out.push_back(t_.unk);
             return;
         }
+        const uint64_t h = detail::hash_bytes(piece.data(), piece.size());
+        const Token whole = t_.whole_token(piece, h);
+        if (whole >= 0) {
+            out.push_back(whole);
+            return;
+        }
         if (piece.size() > kCacheMaxPiece) {
             detail::bpe_encode(t_.merges, t_.byte_token, t_.unk, piece, out, scratch_);
             return;
         }
-        const auto it = cache_.find(piece);
-        if (it != cache_.end()) {
-            const uint64_t v = it->second;
-            const Token* p = cache_ids_.data() + (v >> 8);
-            out.insert(out.end(), p, p + (v & 0xFF));
+        size_t count = 0;
+        if (const Token* ids = cache_.find(piece, h, count)) {
+            out.insert(out.end(), ids, ids + count);
             return;
         }
         const size_t first = out.size();
         detail::bpe_encode(t_.merges, t_.byte_token, t_.unk, piece, out, scratch_);
-        const size_t count = out.size() - first;  // <= kCacheMaxPiece < 256
-        cache_.emplace(piece, (uint64_t(cache_ids_.size()) << 8) | count);
-        cache_ids_.insert(cache_ids_.end(), out.begin() + first, out.end());
+        cache_.insert(piece, h, out.data() + first, out.size() - first);
     }
 
     const TokenizerImpl& t_;
-    std::vector<size_t> ends_;
+    const char* text_ = nullptr;         // the segment being split (for the callback)
+    std::vector<Token>* out_ = nullptr;
     detail::BpeScratch scratch_;
-    std::unordered_map<std::string_view, uint64_t> cache_;  // piece -> (offset << 8) | count
-    std::vector<Token> cache_ids_;
+    detail::PieceCache cache_;
 };
 
 }  // namespace
@@ -131,11 +134,20 @@ std::vector<Token> Tokenizer::encode(std::string_view text, const TokenizeOption
 
 std::string Tokenizer::decode(const std::vector<Token>& ids, const DecodeOptions& opts) const {
     const TokenizerImpl& t = *impl_;
-    std::string out;
+    // Two passes: validate and size, then copy into a string allocated once.
+    size_t total = 0;
     for (Token id : ids) {
         if (id < 0 || id >= t.n_vocab) bad_token(id, t.n_vocab);
         if (opts.skip_special && t.attrs[id] == TokenAttr::control) continue;
-        out += t.piece(id);
+        total += t.piece_off[id + 1] - t.piece_off[id];
+    }
+    std::string out(total, '\0');
+    char* p = out.data();
+    for (Token id : ids) {
+        if (opts.skip_special && t.attrs[id] == TokenAttr::control) continue;
+        const uint32_t b = t.piece_off[id], n = t.piece_off[id + 1] - b;
+        std::memcpy(p, t.piece_arena.data() + b, n);
+        p += n;
     }
     return out;
 }
@@ -171,8 +183,7 @@ std::string_view Tokenizer::text(Token id) const {
 }
 
 Token Tokenizer::find(std::string_view raw_text) const noexcept {
-    const auto it = impl_->by_raw.find(raw_text);
-    return it == impl_->by_raw.end() ? Token(-1) : it->second;
+    return impl_->find_raw(raw_text);
 }
 
 std::string_view Tokenizer::model() const noexcept { return impl_->model; }

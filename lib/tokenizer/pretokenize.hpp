@@ -30,8 +30,13 @@ namespace kaa::detail {
 
 enum class PreKind : unsigned char { gpt2, falcon, llama_default };
 
-// Appends to `ends` the end offset of every piece of `text`, in order. Pieces are
-// non-empty, contiguous and cover the text: piece k is [ends[k-1], ends[k]) (from 0).
+// Calls fn(ctx, begin, end) for every piece of `text`, in order. Pieces are non-empty,
+// contiguous and cover the text. (A plain function pointer: the encoder consumes pieces
+// as they come, so no list of a whole long text is ever built.)
+using PieceFn = void (*)(void* ctx, size_t begin, size_t end);
+void pretokenize(PreKind kind, std::string_view text, PieceFn fn, void* ctx);
+
+// The same, appending each piece's end offset to `ends` (for tests and tools).
 void pretokenize(PreKind kind, std::string_view text, std::vector<size_t>& ends);
 
 // True for the bytes whose GPT-2 byte-level character is numeric (Falcon's Digits step).

@@ -143,7 +143,10 @@ Tokenizer build_tokenizer(VocabSpec spec) {
 
     // Lookup by raw text; the first of duplicate strings wins.
     t.by_raw.reserve(n);
-    for (size_t i = 0; i < n; ++i) t.by_raw.emplace(t.raw(Token(i)), Token(i));
+    for (size_t i = 0; i < n; ++i) {
+        const std::string_view r = t.raw(Token(i));
+        if (t.find_raw(r) < 0) t.by_raw.insert(hash_bytes(r.data(), r.size()), Token(i));
+    }
 
     // What each token decodes to.
     t.piece_off.reserve(n + 1);
@@ -175,8 +178,7 @@ Tokenizer build_tokenizer(VocabSpec spec) {
     for (int b = 0; b < 256; ++b) {
         std::string ch;
         append_utf8(ch, bl.to_cp[b]);
-        const auto it = t.by_raw.find(ch);
-        t.byte_token[b] = it == t.by_raw.end() ? Token(-1) : it->second;
+        t.byte_token[b] = t.find_raw(ch);
     }
 
     // Merges: "left right" in rank order. Pairs naming strings the vocab lacks can never
@@ -190,14 +192,30 @@ Tokenizer build_tokenizer(VocabSpec spec) {
             throw Error(ErrorCode::invalid_model, "tokenizer.ggml.merges[" + std::to_string(r) +
                                                       "] = '" + m + "' is not of the form 'left right'");
         const std::string_view mv(m);
-        const auto l = t.by_raw.find(mv.substr(0, sp));
-        const auto rr = t.by_raw.find(mv.substr(sp + 1));
-        if (l == t.by_raw.end() || rr == t.by_raw.end()) continue;
+        const Token l = t.find_raw(mv.substr(0, sp));
+        const Token rr = t.find_raw(mv.substr(sp + 1));
+        if (l < 0 || rr < 0) continue;
         joined.assign(m, 0, sp);
         joined.append(m, sp + 1, std::string::npos);
-        const auto res = t.by_raw.find(joined);
-        if (res == t.by_raw.end()) continue;
-        t.merges.insert(l->second, rr->second, int32_t(r), res->second);
+        const Token res = t.find_raw(joined);
+        if (res < 0) continue;
+        t.merges.insert(l, rr, int32_t(r), res);
+    }
+
+    // Whole-token shortcut: tokens whose own bytes encode to just themselves.
+    {
+        t.whole.reserve(n);
+        BpeScratch sc;
+        std::vector<Token> ids;
+        for (size_t i = 0; i < n; ++i) {
+            const TokenAttr a = t.attrs[i];
+            if (a != TokenAttr::normal && a != TokenAttr::undefined) continue;
+            const std::string_view bytes = t.piece(Token(i));
+            if (bytes.size() < 2) continue;  // single bytes take the byte_token path
+            ids.clear();
+            bpe_encode(t.merges, t.byte_token, -1, bytes, ids, sc);
+            if (ids.size() == 1 && ids[0] == Token(i)) t.whole.insert(hash_bytes(bytes.data(), bytes.size()), Token(i));
+        }
     }
 
     auto check_id = [&](Token id, const char* key) {
@@ -234,6 +252,7 @@ Tokenizer build_tokenizer(VocabSpec spec) {
         const std::string_view raw = t.raw(Token(i));
         if (raw.empty() || (a != TokenAttr::control && a != TokenAttr::user_defined)) continue;
         t.specials.push_back({raw, Token(i), a == TokenAttr::control});
+        t.has_user_defined |= a == TokenAttr::user_defined;
     }
     std::stable_sort(t.specials.begin(), t.specials.end(),
                      [](const TokenizerImpl::Special& a, const TokenizerImpl::Special& b) {

@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "kaa/tokenizer.hpp"
 #include "tokenizer/bpe.hpp"
+#include "tokenizer/piece_index.hpp"
 #include "tokenizer/pretokenize.hpp"
 
 namespace kaa::detail {
@@ -42,10 +42,11 @@ struct TokenizerImpl {
     std::string piece_arena;
     std::vector<uint32_t> piece_off;
     std::vector<TokenAttr> attrs;
-    std::unordered_map<std::string_view, Token> by_raw;  // views into raw_arena
+    TokenIndex by_raw;  // raw vocab string -> first token with it
 
     Token byte_token[256];  // the token of each single byte; -1 when the vocab lacks it
     MergeTable merges;
+    TokenIndex whole;  // bytes -> token, where BPE gives exactly that token
 
     Token bos = -1, eos = -1, pad = -1, eot = -1, eom = -1, unk = -1;
     bool add_bos = false;
@@ -60,13 +61,22 @@ struct TokenizerImpl {
         bool control;
     };
     std::vector<Special> specials;
-    uint32_t special_start[257] = {};  // specials starting with byte b: [start[b], start[b+1])
+    uint32_t special_start[257] = {};
+    bool has_user_defined = false;  // else, without parse_special, nothing is matched  // specials starting with byte b: [start[b], start[b+1])
 
     std::string_view raw(Token id) const {
         return std::string_view(raw_arena).substr(raw_off[id], raw_off[id + 1] - raw_off[id]);
     }
     std::string_view piece(Token id) const {
         return std::string_view(piece_arena).substr(piece_off[id], piece_off[id + 1] - piece_off[id]);
+    }
+    Token find_raw(std::string_view s) const noexcept {
+        return by_raw.find(s, hash_bytes(s.data(), s.size()), [this](Token id) { return raw(id); });
+    }
+    // The token that the bytes `s` (hash h = hash_bytes(s)) BPE-encode to, when that is
+    // a single token; -1 otherwise or when unknown.
+    Token whole_token(std::string_view s, uint64_t h) const noexcept {
+        return whole.find(s, h, [this](Token id) { return piece(id); });
     }
 };
 
