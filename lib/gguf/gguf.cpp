@@ -53,9 +53,19 @@ uint64_t sat_add(uint64_t a, uint64_t b) noexcept {
 [[noreturn]] void bad(const std::string& msg) { throw Error(ErrorCode::invalid_file, msg); }
 
 std::string quoted(std::string_view s) {
-    // Names come from an untrusted file: cap their length in messages.
+    // Names come from an untrusted file: cap their length in messages and escape control
+    // bytes (a NUL would cut the message short for C callers).
     std::string out = "'";
-    out.append(s.substr(0, 128));
+    for (char ch : s.substr(0, 128)) {
+        const auto u = static_cast<unsigned char>(ch);
+        if (u < 0x20 || u == 0x7f) {
+            char esc[8];
+            std::snprintf(esc, sizeof esc, "\\x%02x", u);
+            out += esc;
+        } else {
+            out += ch;
+        }
+    }
     if (s.size() > 128) out += "...";
     return out + "'";
 }

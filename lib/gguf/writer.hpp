@@ -42,7 +42,9 @@ public:
     Writer() = default;
 
     // Data alignment (a power of two); also stored as `general.alignment` (u32).
-    // Throws kaa::Error(invalid_argument) for 0 or a non power of two.
+    // Throws kaa::Error(invalid_argument) for 0 or a non power of two. Setting the key
+    // through set_u32 & co. does not change the layout: tests use that to write files
+    // whose key disagrees with their layout.
     void set_alignment(uint32_t alignment);
     uint32_t alignment() const noexcept { return alignment_; }
 

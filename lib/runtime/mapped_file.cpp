@@ -1,6 +1,7 @@
 #include "runtime/mapped_file.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -33,11 +34,22 @@ std::vector<uint8_t> read_whole(const std::string& path) {
     if (!f) io_error("cannot open", path, errno);
     std::vector<uint8_t> buf;
     try {
+#ifdef _WIN32
         if (std::fseek(f, 0, SEEK_END) != 0) io_error("cannot seek", path, errno);
         const long end = std::ftell(f);
         if (end < 0) io_error("cannot size", path, errno);
         if (std::fseek(f, 0, SEEK_SET) != 0) io_error("cannot seek", path, errno);
-        buf.resize(size_t(end));
+        const uint64_t size = uint64_t(end);
+#else
+        // fopen succeeds on a directory and ftell then reports nonsense: check the type.
+        struct stat st {};
+        if (::fstat(::fileno(f), &st) != 0) io_error("cannot stat", path, errno);
+        if (!S_ISREG(st.st_mode))
+            throw Error(ErrorCode::io, "cannot open '" + path + "': not a regular file");
+        const uint64_t size = uint64_t(st.st_size);
+#endif
+        if (size > uint64_t(SIZE_MAX / 2)) io_error("cannot read", path, EFBIG);
+        buf.resize(size_t(size));
         if (!buf.empty() && std::fread(buf.data(), 1, buf.size(), f) != buf.size())
             io_error("short read from", path, std::ferror(f) ? errno : EIO);
     } catch (...) {
