@@ -12,7 +12,9 @@
 #include "kaa/error.hpp"
 #include "kaa/tokenizer.hpp"
 #include "support/shared.hpp"
+#include "gguf/gguf.hpp"
 #include "tokenizer/bpe.hpp"
+#include "tokenizer/load.hpp"
 #include "tokenizer/pretokenize.hpp"
 #include "tokenizer/tokenizer_impl.hpp"
 #include "tokenizer/unicode.hpp"
@@ -328,6 +330,26 @@ TEST_CASE("tokenizer: scan and heap merge loops agree", "[tokenizer]") {
     std::string cjk;
     for (int i = 0; i < 3000; ++i) cjk += (i % 3 ? "東京" : "の");
     CHECK(falcon().decode(falcon().encode(cjk)) == cjk);
+}
+
+TEST_CASE("tokenizer: the GPT-2 pre-tokenizer (GPT-NeoX, Mamba) on the Falcon vocabulary", "[tokenizer]") {
+    KAA_REQUIRE_SHARED();
+    // Ids from the Hugging Face tokenizer with Falcon's vocabulary and merges under a
+    // plain ByteLevel pre-tokenizer (as GPT-NeoX's tokenizer.json has it). Numbers are
+    // where the two differ: no groups of three.
+    const auto file = kaa::gguf::File::open(kaa::test::shared_path("models/falcon-vocab-only.gguf"));
+    kaa::detail::VocabSpec spec = kaa::detail::read_vocab_spec(file);
+    const std::string text = "Füße, 東京 3.14159 (x)";
+    CHECK(falcon().encode(text) == std::vector<Token>{28611, 132, 12228, 23, 204, 2842, 121, 26698, 204, 30, 25,
+                                                      18900, 5587, 204, 19, 99, 20});
+    for (const char* name : {"gpt-2", "mpt"}) {
+        spec.pre = name;
+        const Tokenizer tok = kaa::detail::build_tokenizer(spec);
+        CHECK(tok.pre_tokenizer() == name);
+        CHECK(tok.encode(text) == std::vector<Token>{28611, 132, 12228, 23, 204, 2842, 121, 26698, 204, 30, 25,
+                                                     1279, 20429, 204, 19, 99, 20});
+        CHECK(tok.decode(tok.encode(text)) == text);
+    }
 }
 
 TEST_CASE("tokenizer: pre-tokenizer pieces", "[tokenizer]") {

@@ -57,7 +57,7 @@ Token token_id(const gguf::File& f, const char* key) {
 
 }  // namespace
 
-Tokenizer load_tokenizer(const gguf::File& f) {
+VocabSpec read_vocab_spec(const gguf::File& f) {
     VocabSpec spec;
     const std::optional<std::string> model = f.get_string("tokenizer.ggml.model");
     if (!model) throw Error(ErrorCode::invalid_model, "missing tokenizer metadata 'tokenizer.ggml.model'");
@@ -96,7 +96,9 @@ Tokenizer load_tokenizer(const gguf::File& f) {
             throw Error(ErrorCode::invalid_model, "tokenizer metadata 'tokenizer.ggml.add_bos_token' must be a bool");
         spec.add_bos = v->as_bool("tokenizer.ggml.add_bos_token");
     }
-    return build_tokenizer(std::move(spec));
+    return spec;
 }
+
+Tokenizer load_tokenizer(const gguf::File& f) { return build_tokenizer(read_vocab_spec(f)); }
 
 }  // namespace kaa::detail
