@@ -393,6 +393,14 @@ TEST_CASE("tokenizer: Unicode classes", "[tokenizer]") {
     CHECK(char_class(0x1F999) == CharClass::other);  // 🦙
     CHECK(char_class(0x10FFFF) == CharClass::other);
     CHECK(char_class(0x110000) == CharClass::other);
+    // The block index gives the same answer as a search of the whole run table.
+    int mismatches = 0;
+    for (uint32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+        const uint32_t* end = kaa::detail::kCharClassRuns + kaa::detail::kCharClassRunCount;
+        const uint32_t* it = std::upper_bound(kaa::detail::kCharClassRuns, end, (cp << 3) | 7u);
+        mismatches += kaa::detail::char_class_slow(cp) != CharClass(it[-1] & 7u);
+    }
+    CHECK(mismatches == 0);
     // The Falcon digit step's byte set is exactly the numeric byte-level characters.
     for (int b = 0; b < 256; ++b) {
         const bool self = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;

@@ -9,10 +9,15 @@ CharClass char_class_slow(uint32_t cp) noexcept {
     if (cp > 0x10FFFF) return CharClass::other;
     // Entries are (first << 3) | class, so the run holding cp is the last entry not
     // greater than (cp << 3) | 7.
+    // Only the runs overlapping cp's block of 256 need searching: from the one holding
+    // the block's first code point to the one holding the next block's.
     const uint32_t key = (cp << 3) | 7u;
-    const uint32_t* end = kCharClassRuns + kCharClassRunCount;
-    const uint32_t* it = std::upper_bound(kCharClassRuns, end, key);
-    return static_cast<CharClass>(it[-1] & 7u);  // entry 0 starts at U+0000: it > begin
+    const uint32_t blk = cp >> 8;
+    const uint32_t* lo = kCharClassRuns + kCharClassBlock[blk];
+    const uint32_t* hi = blk + 1 < 0x1100 ? kCharClassRuns + kCharClassBlock[blk + 1] + 1
+                                          : kCharClassRuns + kCharClassRunCount;
+    const uint32_t* it = std::upper_bound(lo + 1, hi, key);  // *lo <= key by construction
+    return static_cast<CharClass>(it[-1] & 7u);
 }
 
 Utf8Prefix utf8_prefix(const unsigned char* s, size_t n) noexcept {

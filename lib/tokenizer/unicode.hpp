@@ -14,6 +14,7 @@ enum class CharClass : uint8_t { other = 0, letter = 1, number = 2, punct = 3, s
 extern const char* const kUnicodeVersion;  // of the generated tables
 extern const uint32_t kCharClassRuns[];    // see unicode_tables.cpp
 extern const size_t kCharClassRunCount;
+extern const uint16_t kCharClassBlock[0x1100];  // run index at each 256-code-point block
 
 // Class of a non-ASCII code point (binary search over the run table).
 CharClass char_class_slow(uint32_t cp) noexcept;
