@@ -10,6 +10,7 @@
 
 #include "kaa/error.hpp"
 #include "kaa/export.hpp"
+#include "kaa/generate.hpp"
 #include "kaa/model.hpp"
 #include "kaa/state.hpp"
 #include "kaa/types.hpp"
@@ -57,6 +58,18 @@ public:
     void set_state(const State& state);
     // A new Session on the same model with a copy of this one's state.
     Session fork() const;
+
+    // Generates text after `prompt` (which may be empty to continue from the current
+    // state). The prompt is tokenized with the model's tokenizer, evaluated, then tokens
+    // are sampled and evaluated one by one; every sampled token is fed back, so the state
+    // afterwards continues the text exactly (multi-turn chat needs no re-processing).
+    // Throws Error(invalid_model) if the model has no tokenizer, Error(invalid_argument)
+    // for bad options; exceptions thrown by the callback propagate.
+    GenerationResult generate(std::string_view prompt, const GenerationOptions& opts = {},
+                              const StreamCallback& on_text = nullptr);
+    // The same from token ids.
+    GenerationResult generate(const std::vector<Token>& prompt, const GenerationOptions& opts = {},
+                              const StreamCallback& on_text = nullptr);
 
     const Model& model() const noexcept;
     int32_t n_threads() const noexcept;

@@ -35,10 +35,17 @@ public:
     const StateDims& dims() const noexcept { return dims_; }
     const std::vector<float>& data() const noexcept { return data_; }
 
+    // Application data saved and restored with the state (e.g. a chat history), opaque
+    // to kaa. At most kMaxUserData bytes.
+    const std::string& user_data() const noexcept { return user_data_; }
+    void set_user_data(std::string bytes);
+    static constexpr size_t kMaxUserData = size_t(1) << 30;
+
     // Serialized form (little endian):
     //   "KAASTATE" | u32 format version | u32 header bytes | u64 model fingerprint |
     //   u64 n_layer, d_inner, d_conv, d_state | i64 position | u64 payload bytes |
-    //   payload (f32) | u64 checksum of everything before it
+    //   u64 user-data bytes | payload (f32) | user data | u64 checksum of all before it
+    // (docs/FORMATS.md)
     std::vector<uint8_t> serialize() const;
     // Validates magic, version, sizes and checksum; throws Error(invalid_state).
     // Model compatibility is checked when the State is given to a Session.
@@ -61,6 +68,7 @@ private:
     uint64_t fingerprint_ = 0;
     int64_t position_ = 0;
     std::vector<float> data_;
+    std::string user_data_;
 };
 
 }  // namespace kaa

@@ -11,8 +11,8 @@ namespace kaa {
 namespace {
 
 constexpr char kMagic[8] = {'K', 'A', 'A', 'S', 'T', 'A', 'T', 'E'};
-// magic, version, header bytes, fingerprint, 4 dims, position, payload bytes
-constexpr uint32_t kHeaderBytes = 8 + 4 + 4 + 8 + 4 * 8 + 8 + 8;
+// magic, version, header bytes, fingerprint, 4 dims, position, payload bytes, user bytes
+constexpr uint32_t kHeaderBytes = 8 + 4 + 4 + 8 + 4 * 8 + 8 + 8 + 8;
 constexpr uint64_t kChecksumSeed = 0x6b61612d73746174ull;  // "kaa-stat"
 // No real model comes near this; it bounds what a hostile header can make us allocate.
 constexpr uint64_t kMaxPayload = 1ull << 36;
@@ -45,7 +45,8 @@ struct Reader {
 std::vector<uint8_t> State::serialize() const {
     if (empty()) throw Error(ErrorCode::invalid_argument, "cannot serialize an empty State");
     const uint64_t payload = uint64_t(data_.size()) * sizeof(float);
-    std::vector<uint8_t> out(size_t(kHeaderBytes + payload + 8));
+    const uint64_t user = user_data_.size();
+    std::vector<uint8_t> out(size_t(kHeaderBytes + payload + user + 8));
     std::memcpy(out.data(), kMagic, 8);
     Writer w{out.data() + 8};
     w.put<uint32_t>(kFormatVersion);
@@ -57,9 +58,12 @@ std::vector<uint8_t> State::serialize() const {
     w.put<uint64_t>(uint64_t(dims_.d_state));
     w.put<int64_t>(position_);
     w.put<uint64_t>(payload);
+    w.put<uint64_t>(user);
     std::memcpy(w.p, data_.data(), size_t(payload));
     w.p += payload;
-    w.put<uint64_t>(runtime::hash64(out.data(), size_t(kHeaderBytes + payload), kChecksumSeed));
+    if (user) std::memcpy(w.p, user_data_.data(), size_t(user));
+    w.p += user;
+    w.put<uint64_t>(runtime::hash64(out.data(), size_t(kHeaderBytes + payload + user), kChecksumSeed));
     return out;
 }
 
@@ -87,6 +91,7 @@ State State::deserialize(const uint8_t* data, size_t size) {
     for (auto& d : dims) d = r.get<uint64_t>();
     s.position_ = r.get<int64_t>();
     const uint64_t payload = r.get<uint64_t>();
+    const uint64_t user = r.get<uint64_t>();
     // The loader's bounds on n_layer, d_inner, d_conv, d_state; they keep the size
     // arithmetic below far from overflow.
     const uint64_t max_dim[4] = {4096, 1ull << 20, 64, 1024};
@@ -96,13 +101,20 @@ State State::deserialize(const uint8_t* data, size_t size) {
     s.dims_ = {int64_t(dims[0]), int64_t(dims[1]), int64_t(dims[2]), int64_t(dims[3])};
     const uint64_t floats = uint64_t(s.dims_.floats());
     if (s.position_ < 0 || payload > kMaxPayload || payload != floats * sizeof(float) ||
-        payload != size - kHeaderBytes - 8)
+        user > kMaxUserData || payload + user != size - kHeaderBytes - 8)
         throw Error(ErrorCode::invalid_state, "state payload size does not match its dimensions");
     s.data_.resize(size_t(floats));
     std::memcpy(s.data_.data(), data + kHeaderBytes, size_t(payload));
+    s.user_data_.assign(reinterpret_cast<const char*>(data) + kHeaderBytes + payload, size_t(user));
     for (float v : s.data_)
         if (!std::isfinite(v)) throw Error(ErrorCode::invalid_state, "state holds a non-finite value");
     return s;
+}
+
+void State::set_user_data(std::string bytes) {
+    if (bytes.size() > kMaxUserData)
+        throw Error(ErrorCode::invalid_argument, "State user data is limited to 1 GiB");
+    user_data_ = std::move(bytes);
 }
 
 void State::save(const std::string& path) const {
@@ -111,7 +123,7 @@ void State::save(const std::string& path) const {
 }
 
 State State::load(const std::string& path) {
-    const std::vector<uint8_t> bytes = runtime::read_file(path, kMaxPayload + kHeaderBytes + 8);
+    const std::vector<uint8_t> bytes = runtime::read_file(path, kMaxPayload + kMaxUserData + kHeaderBytes + 8);
     return deserialize(bytes);
 }
 
