@@ -36,8 +36,13 @@ public:
         }
         const auto* s = reinterpret_cast<const unsigned char*>(text.data());
         size_t seg = 0, i = 0;
+        const bool* may_start = t_.special_first[parse_special ? 1 : 0];
         while (i < text.size()) {
             const unsigned b = s[i];
+            if (!may_start[b]) {  // the common case: no literal token starts here
+                ++i;
+                continue;
+            }
             const uint32_t lo = t_.special_start[b], hi = t_.special_start[b + 1];
             const TokenizerImpl::Special* hit = nullptr;
             for (uint32_t k = lo; k < hi; ++k) {  // longest first
@@ -80,6 +85,10 @@ private:
             const Token id = t_.byte_token[static_cast<unsigned char>(piece[0])];
             if (id >= 0) out.push_back(id);
             else if (t_.unk >= 0) out.push_back(t_.unk);
+            return;
+        }
+        if (piece.size() > kCacheMaxPiece && piece.size() > t_.whole_max_len) {
+            detail::bpe_encode(t_.merges, t_.byte_token, t_.unk, piece, out, scratch_);
             return;
         }
         const uint64_t h = detail::hash_bytes(piece.data(), piece.size());

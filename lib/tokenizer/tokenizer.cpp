@@ -214,7 +214,10 @@ Tokenizer build_tokenizer(VocabSpec spec) {
             if (bytes.size() < 2) continue;  // single bytes take the byte_token path
             ids.clear();
             bpe_encode(t.merges, t.byte_token, -1, bytes, ids, sc);
-            if (ids.size() == 1 && ids[0] == Token(i)) t.whole.insert(hash_bytes(bytes.data(), bytes.size()), Token(i));
+            if (ids.size() == 1 && ids[0] == Token(i)) {
+                t.whole.insert(hash_bytes(bytes.data(), bytes.size()), Token(i));
+                t.whole_max_len = std::max(t.whole_max_len, bytes.size());
+            }
         }
     }
 
@@ -253,6 +256,9 @@ Tokenizer build_tokenizer(VocabSpec spec) {
         if (raw.empty() || (a != TokenAttr::control && a != TokenAttr::user_defined)) continue;
         t.specials.push_back({raw, Token(i), a == TokenAttr::control});
         t.has_user_defined |= a == TokenAttr::user_defined;
+        const unsigned char b = static_cast<unsigned char>(raw[0]);
+        t.special_first[1][b] = true;
+        if (a == TokenAttr::user_defined) t.special_first[0][b] = true;
     }
     std::stable_sort(t.specials.begin(), t.specials.end(),
                      [](const TokenizerImpl::Special& a, const TokenizerImpl::Special& b) {

@@ -47,6 +47,7 @@ struct TokenizerImpl {
     Token byte_token[256];  // the token of each single byte; -1 when the vocab lacks it
     MergeTable merges;
     TokenIndex whole;  // bytes -> token, where BPE gives exactly that token
+    size_t whole_max_len = 0;  // longest key in `whole`
 
     Token bos = -1, eos = -1, pad = -1, eot = -1, eom = -1, unk = -1;
     bool add_bos = false;
@@ -62,7 +63,10 @@ struct TokenizerImpl {
     };
     std::vector<Special> specials;
     uint32_t special_start[257] = {};
-    bool has_user_defined = false;  // else, without parse_special, nothing is matched  // specials starting with byte b: [start[b], start[b+1])
+    bool has_user_defined = false;  // else, without parse_special, nothing is matched
+    // Whether some literal token starts with byte b: [0] user-defined ones only (what is
+    // matched without parse_special), [1] user-defined or control.
+    bool special_first[2][256] = {};  // specials starting with byte b: [start[b], start[b+1])
 
     std::string_view raw(Token id) const {
         return std::string_view(raw_arena).substr(raw_off[id], raw_off[id + 1] - raw_off[id]);
