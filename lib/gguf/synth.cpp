@@ -184,6 +184,60 @@ uint32_t file_type_for(TensorType type) {
     return 0;
 }
 
+// GPT-2's byte-to-unicode mapping: printable Latin-1 bytes stand for themselves, the
+// others are shifted to code points 256, 257, ... in byte order. Returns UTF-8.
+std::string byte_token_text(unsigned b) {
+    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
+    unsigned cp = b;
+    if (!printable) {
+        unsigned n = 0;
+        for (unsigned x = 0; x < b; ++x)
+            if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174))) ++n;
+        cp = 256 + n;
+    }
+    std::string out;
+    if (cp < 0x80) out += char(cp);
+    else {
+        out += char(0xC0 | (cp >> 6));
+        out += char(0x80 | (cp & 0x3F));
+    }
+    return out;
+}
+
+// A small byte-level BPE vocabulary: the 256 bytes, a few English merges, an eos.
+void add_byte_vocab(Writer& w, int64_t& n_vocab) {
+    std::vector<std::string> tokens;
+    std::vector<int32_t> types;
+    for (unsigned b = 0; b < 256; ++b) {
+        tokens.push_back(byte_token_text(b));
+        types.push_back(1);
+    }
+    const std::string sp = byte_token_text(' ');  // "Ġ"
+    const std::vector<std::pair<std::string, std::string>> merges = {
+        {sp, "t"}, {"h", "e"}, {"i", "n"}, {sp, "a"}, {"e", "r"}, {"o", "n"}, {sp + "t", "he"},
+        {"r", "e"}, {sp, "s"}, {"a", "t"}, {"o", "u"}, {sp, "w"}, {"n", "d"}, {sp, "o"},
+    };
+    std::vector<std::string> merge_text;
+    for (const auto& m : merges) {
+        merge_text.push_back(m.first + " " + m.second);
+        tokens.push_back(m.first + m.second);
+        types.push_back(1);
+    }
+    tokens.push_back("<|endoftext|>");
+    types.push_back(3);
+    n_vocab = int64_t(tokens.size());
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_string("tokenizer.ggml.pre", "default");
+    w.set_string_array("tokenizer.ggml.tokens", tokens);
+    w.set_array("tokenizer.ggml.token_type", types);
+    w.set_string_array("tokenizer.ggml.merges", merge_text);
+    w.set_u32("tokenizer.ggml.eos_token_id", uint32_t(n_vocab - 1));
+    w.set_u32("tokenizer.ggml.bos_token_id", uint32_t(n_vocab - 1));
+    w.set_string("tokenizer.chat_template",
+                 "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+                 "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
+}
+
 Writer synth_layout(const SynthSpec& spec) {
     constexpr int64_t kMaxDim = int64_t(1) << 20;
     check_dim(spec.d_model, "d_model", kMaxDim);
@@ -229,7 +283,9 @@ Writer synth_layout(const SynthSpec& spec) {
     w.set_bool("mamba.ssm.dt_b_c_rms", spec.dt_b_c_rms);
     w.set_u32("general.file_type", ftype);
     w.set_u32("general.quantization_version", 2);
-    if (spec.vocab_from.empty()) {
+    if (spec.vocab_from.empty() && spec.byte_vocab) {
+        add_byte_vocab(w, n_vocab);
+    } else if (spec.vocab_from.empty()) {
         std::vector<std::string> tokens(static_cast<size_t>(n_vocab));
         for (int64_t i = 0; i < n_vocab; ++i) tokens[size_t(i)] = "<" + std::to_string(i) + ">";
         w.set_string_array("tokenizer.ggml.tokens", tokens);

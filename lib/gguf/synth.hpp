@@ -27,6 +27,10 @@ struct SynthSpec {
     // Optional GGUF whose tokenizer.* metadata is copied; n_vocab then comes from its
     // tokenizer.ggml.tokens. Without it the file holds n_vocab placeholder tokens "<i>".
     std::string vocab_from;
+    // Without vocab_from: write a small working byte-level BPE tokenizer (256 byte
+    // tokens, a few merges, "<|endoftext|>" as eos, ChatML template) so the model can
+    // generate text; n_vocab is then set by it. Otherwise placeholder tokens "<i>".
+    bool byte_vocab = false;
     std::string name;         // general.name; "synthetic-mamba" when empty
     int n_threads = 0;        // for generating weights; 0 = all hardware threads
 };
