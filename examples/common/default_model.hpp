@@ -32,9 +32,8 @@ inline std::string default_model_path(std::FILE* log) {
     const char* xdg = std::getenv("XDG_CACHE_HOME");
     const char* home = std::getenv("HOME");
     std::string dir = xdg && *xdg ? std::string(xdg) + "/kaa" : std::string(home && *home ? home : "/tmp") + "/.cache/kaa";
-    // mkdir -p for the two levels we may need
-    ::mkdir(dir.substr(0, dir.find_last_of('/')).c_str(), 0755);
-    ::mkdir(dir.c_str(), 0755);
+    for (size_t i = 1; i <= dir.size(); ++i)  // mkdir -p
+        if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0755);
     const std::string path = dir + "/kaa-demo-mamba-q8_0.gguf";
     if (!file_exists(path)) {
         gguf::SynthSpec spec;
