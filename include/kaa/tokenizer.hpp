@@ -6,7 +6,10 @@
 //
 // Guarantees:
 //   - encode() reproduces the Hugging Face `tokenizers` output of the original model for
-//     the supported pre-tokenizers (see pre_tokenizer()).
+//     the supported pre-tokenizers (see pre_tokenizer()), with two known limits: the NFC
+//     normalizer of GPT-NeoX's tokenizer is not applied (text already in NFC, nearly all
+//     text, is unaffected; llama.cpp does not apply it either), and characters assigned
+//     after Unicode 14.0 count as symbols rather than letters or digits.
 //   - decode(encode(s)) == s byte for byte, for any input, invalid UTF-8 included (each
 //     invalid byte is encoded alone through the byte-level alphabet), provided the
 //     vocabulary has a token for every byte of s. Falcon's lacks 28 byte values that
