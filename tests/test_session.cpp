@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <algorithm>
 #include <dirent.h>
 #include <random>
 
@@ -266,4 +267,81 @@ TEST_CASE("state: corrupt, truncated and foreign blobs are refused", "[state]") 
         closedir(d);
     }
     CHECK(leftovers == 0);
+}
+
+TEST_CASE("engine: a batch of Sessions gives each exactly its own logits", "[engine][batch]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::q8_0));
+    const size_t V = size_t(model.n_vocab());
+    // five sessions at different positions, bringing different numbers of tokens
+    std::vector<kaa::Session> batched, alone;
+    std::vector<std::vector<kaa::Token>> prompts;
+    for (int i = 0; i < 5; ++i) {
+        batched.emplace_back(model);
+        alone.emplace_back(model);
+        const auto history = random_tokens(size_t(3 * i), model.n_vocab(), 100 + uint32_t(i));
+        if (!history.empty()) {
+            batched.back().eval(history);
+            alone.back().eval(history);
+        }
+        prompts.push_back(random_tokens(size_t(1 + 7 * i), model.n_vocab(), 200 + uint32_t(i)));
+    }
+    kaa::SessionParams small;
+    small.n_batch = 4;  // forces the batch to be split into rounds
+    batched.emplace_back(model, small);
+    alone.emplace_back(model);
+    prompts.push_back(random_tokens(9, model.n_vocab(), 300));
+
+    std::vector<kaa::BatchItem> items;
+    for (size_t i = 0; i < batched.size(); ++i) items.push_back({&batched[i], prompts[i].data(), prompts[i].size()});
+    // the first Session's scratch bounds each round; make the small one lead once too
+    kaa::eval_batch(items);
+    for (size_t i = 0; i < batched.size(); ++i) {
+        alone[i].eval(prompts[i]);
+        INFO("session " << i);
+        REQUIRE(batched[i].logits().size() == V);
+        CHECK(bitwise_equal(batched[i].logits(), alone[i].logits()));
+        CHECK(batched[i].position() == alone[i].position());
+    }
+    // then a few decode steps of all of them together, led by the small-batch Session
+    std::rotate(items.begin(), items.end() - 1, items.end());
+    for (int step = 0; step < 3; ++step) {
+        std::vector<kaa::Token> next(batched.size());
+        for (size_t i = 0; i < batched.size(); ++i) next[i] = kaa::Token((step * 31 + int(i) * 7) % model.n_vocab());
+        for (auto& it : items) {
+            const size_t i = size_t(it.session - batched.data());
+            it.tokens = &next[i];
+            it.n_tokens = 1;
+        }
+        kaa::eval_batch(items);
+        for (size_t i = 0; i < batched.size(); ++i) {
+            alone[i].eval(&next[i], 1);
+            INFO("step " << step << " session " << i);
+            CHECK(bitwise_equal(batched[i].logits(), alone[i].logits()));
+        }
+    }
+}
+
+TEST_CASE("engine: eval_batch refuses bad batches before touching any state", "[engine][batch]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::f32));
+    const kaa::Model other = synth_model(dir, odd_spec(TensorType::f32), "other.gguf");
+    kaa::Session a(model), b(model), c(other);
+    const std::vector<kaa::Token> t = {1, 2}, bad = {1, model.n_vocab()};
+    auto code = [](const std::vector<kaa::BatchItem>& items) {
+        try {
+            kaa::eval_batch(items);
+        } catch (const kaa::Error& e) {
+            return e.code();
+        }
+        return kaa::ErrorCode::ok;
+    };
+    CHECK(code({{&a, t.data(), 2}, {&a, t.data(), 2}}) == kaa::ErrorCode::invalid_argument);
+    CHECK(code({{&a, t.data(), 2}, {&c, t.data(), 2}}) == kaa::ErrorCode::invalid_argument);
+    CHECK(code({{&a, t.data(), 2}, {&b, t.data(), 0}}) == kaa::ErrorCode::invalid_argument);
+    CHECK(code({{&a, t.data(), 2}, {nullptr, t.data(), 2}}) == kaa::ErrorCode::invalid_argument);
+    CHECK(code({{&a, t.data(), 2}, {&b, bad.data(), 2}}) == kaa::ErrorCode::invalid_token);
+    CHECK(a.position() == 0);
+    CHECK(b.position() == 0);
+    CHECK(code({}) == kaa::ErrorCode::ok);
 }

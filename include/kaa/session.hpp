@@ -28,6 +28,25 @@ struct EvalOptions {
     bool all_logits = false;  // logits for every evaluated position, not only the last
 };
 
+class Session;
+
+// One Session's share of a batched evaluation.
+struct BatchItem {
+    Session* session;
+    const Token* tokens;
+    size_t n_tokens;
+};
+
+// Evaluates several Sessions of the same Model in one pass over the weights: their
+// tokens are stacked so each weight matrix is read once per step for all of them (N
+// sessions decoding one token each cost about one GEMV's worth of memory traffic). Each
+// Session may bring any number of tokens, at any position. Afterwards each Session's
+// logits() holds the logits of its last token, bit for bit what Session::eval would give.
+// Runs on the first Session's threads. Throws Error(invalid_argument) when the Sessions
+// are not distinct or not on the same Model, or an item has no tokens, and
+// Error(invalid_token) for a bad id (nothing is evaluated then).
+KAA_API void eval_batch(const std::vector<BatchItem>& items);
+
 class KAA_API Session {
 public:
     explicit Session(const Model& model, const SessionParams& params = {});
@@ -75,6 +94,7 @@ public:
     int32_t n_threads() const noexcept;
 
 private:
+    friend void eval_batch(const std::vector<BatchItem>& items);
     std::unique_ptr<detail::SessionImpl> impl_;
 };
 

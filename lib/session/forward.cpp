@@ -5,6 +5,8 @@
 // channel, so results do not depend on the thread count.
 #include "session/forward.hpp"
 
+#include <algorithm>
+
 namespace kaa::detail {
 namespace {
 
@@ -49,8 +51,8 @@ void Scratch::allocate(const HParams& hp, int64_t cap) {
     out.assign(T * size_t(hp.d_model), 0.0f);
 }
 
-void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, float* state,
-             const Token* tokens, int64_t T, float* logits, bool all_rows) {
+void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Segment* segs,
+             size_t n_segs) {
     const HParams& hp = m.hp;
     const kernels::CpuKernels& k = *m.kernels;
     const int64_t dm = hp.d_model, di = hp.d_inner, ds = hp.d_state, R = hp.dt_rank;
@@ -58,15 +60,21 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, float* s
     const int64_t conv_floats = di * (hp.d_conv - 1);
     const int64_t layer_floats = conv_floats + di * ds;
 
+    // Segment i owns rows [row0[i], row0[i] + T) of every activation buffer.
+    std::vector<int64_t> row0(n_segs + 1, 0);
+    for (size_t i = 0; i < n_segs; ++i) row0[i + 1] = row0[i] + segs[i].T;
+    const int64_t T = row0[n_segs];
+
     // Embedding lookup: h[t] = token_embd[token t]
-    for (int64_t t = 0; t < T; ++t)
-        k.dequantize_row(m.tok_embd.type, m.tok_embd.data + size_t(tokens[t]) * m.tok_embd.row_bytes,
-                         s.h.data() + t * dm, dm);
+    for (size_t i = 0; i < n_segs; ++i)
+        for (int64_t t = 0; t < segs[i].T; ++t)
+            k.dequantize_row(m.tok_embd.type, m.tok_embd.data + size_t(segs[i].tokens[t]) * m.tok_embd.row_bytes,
+                             s.h.data() + (row0[i] + t) * dm, dm);
 
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         const LayerWeights& L = m.layers[size_t(l)];
-        float* conv_state = state + l * layer_floats;  // (d_inner x d_conv-1)
-        float* ssm_state = conv_state + conv_floats;   // (d_inner x d_state)
+        const int64_t conv_at = l * layer_floats;           // (d_inner x d_conv-1) in each state
+        const int64_t ssm_at = conv_at + conv_floats;       // (d_inner x d_state)
 
         for (int64_t t = 0; t < T; ++t)
             k.rms_norm(s.h.data() + t * dm, L.attn_norm, s.xn.data() + t * dm, dm, hp.rms_eps);
@@ -74,21 +82,23 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, float* s
         matmul(m, pool, L.ssm_in, s.xn.data(), dm, s.xz.data(), 2 * di, T);
 
         kernels::ConvParams cp{};
-        cp.x = s.xz.data();  // x half of each xz row
-        cp.x_stride = 2 * di;
-        cp.out = s.xc.data();
+        cp.x_stride = 2 * di;  // x half of each xz row
         cp.out_stride = di;
-        cp.state = conv_state;
         cp.weight = L.conv_w;
         cp.bias = L.conv_b;
-        cp.T = T;
         cp.d_inner = di;
         cp.d_conv = hp.d_conv;
         pool.parallel_for(di, kRowGrain, [&](int64_t b, int64_t e) {
             kernels::ConvParams q = cp;
             q.c_begin = b;
             q.c_end = e;
-            k.conv1d_silu(q);
+            for (size_t i = 0; i < n_segs; ++i) {
+                q.x = s.xz.data() + row0[i] * 2 * di;
+                q.out = s.xc.data() + row0[i] * di;
+                q.state = segs[i].state + conv_at;
+                q.T = segs[i].T;
+                k.conv1d_silu(q);
+            }
         });
 
         matmul(m, pool, L.ssm_x, s.xc.data(), di, s.xdbl.data(), n_xdbl, T);
@@ -103,41 +113,62 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, float* s
         matmul(m, pool, L.ssm_dt, s.xdbl.data(), n_xdbl, s.dt.data(), di, T);
 
         kernels::ScanParams sp{};
-        sp.u = s.xc.data();
         sp.u_stride = di;
-        sp.dt_raw = s.dt.data();
         sp.dt_stride = di;
         sp.dt_bias = L.dt_bias;
         sp.A = L.A;
-        sp.B = s.xdbl.data() + R;
         sp.B_stride = n_xdbl;
-        sp.C = s.xdbl.data() + R + ds;
         sp.C_stride = n_xdbl;
         sp.D = L.D;
-        sp.z = s.xz.data() + di;  // z half of each xz row
-        sp.z_stride = 2 * di;
-        sp.y = s.y.data();
+        sp.z_stride = 2 * di;  // z half of each xz row
         sp.y_stride = di;
-        sp.state = ssm_state;
-        sp.T = T;
         sp.d_inner = di;
         sp.d_state = ds;
         pool.parallel_for(di, kRowGrain, [&](int64_t b, int64_t e) {
             kernels::ScanParams q = sp;
             q.c_begin = b;
             q.c_end = e;
-            k.scan(q);
+            for (size_t i = 0; i < n_segs; ++i) {
+                const int64_t r = row0[i];
+                q.u = s.xc.data() + r * di;
+                q.dt_raw = s.dt.data() + r * di;
+                q.B = s.xdbl.data() + r * n_xdbl + R;
+                q.C = s.xdbl.data() + r * n_xdbl + R + ds;
+                q.z = s.xz.data() + r * 2 * di + di;
+                q.y = s.y.data() + r * di;
+                q.state = segs[i].state + ssm_at;
+                q.T = segs[i].T;
+                k.scan(q);
+            }
         });
 
         matmul(m, pool, L.ssm_out, s.y.data(), di, s.out.data(), dm, T);
         for (int64_t i = 0; i < T * dm; ++i) s.h[size_t(i)] += s.out[size_t(i)];
     }
 
-    if (!logits) return;
-    const int64_t first = all_rows ? 0 : T - 1, rows = T - first;
-    for (int64_t t = first; t < T; ++t)
-        k.rms_norm(s.h.data() + t * dm, m.output_norm, s.xn.data() + (t - first) * dm, dm, hp.rms_eps);
-    matmul(m, pool, m.output, s.xn.data(), dm, logits, hp.n_vocab, rows);
+    // LM head over the rows that want logits, gathered into xn.
+    int64_t rows = 0;
+    for (size_t i = 0; i < n_segs; ++i) {
+        if (!segs[i].logits) continue;
+        const int64_t first = segs[i].all_rows ? 0 : segs[i].T - 1;
+        for (int64_t t = first; t < segs[i].T; ++t, ++rows)
+            k.rms_norm(s.h.data() + (row0[i] + t) * dm, m.output_norm, s.xn.data() + rows * dm, dm, hp.rms_eps);
+    }
+    if (rows == 0) return;
+    const size_t V = size_t(hp.n_vocab);
+    if (n_segs == 1) {  // straight into the caller's buffer
+        matmul(m, pool, m.output, s.xn.data(), dm, segs[0].logits, hp.n_vocab, rows);
+        return;
+    }
+    if (s.logits.size() < size_t(rows) * V) s.logits.resize(size_t(rows) * V);
+    matmul(m, pool, m.output, s.xn.data(), dm, s.logits.data(), hp.n_vocab, rows);
+    const float* src = s.logits.data();
+    for (size_t i = 0; i < n_segs; ++i) {
+        if (!segs[i].logits) continue;
+        const size_t n = size_t(segs[i].all_rows ? segs[i].T : 1) * V;
+        std::copy(src, src + n, segs[i].logits);
+        src += n;
+    }
 }
 
 }  // namespace kaa::detail

@@ -20,14 +20,25 @@ struct Scratch {
     std::vector<float> dt;    // (T x d_inner) dt_proj output (bias and softplus in the scan)
     std::vector<float> y;     // (T x d_inner) gated scan output
     std::vector<float> out;   // (T x d_model) out_proj output
+    std::vector<float> logits;// (rows x n_vocab) LM head output when several segments share it
 
     void allocate(const HParams& hp, int64_t capacity);
 };
 
-// Runs T tokens (T <= scratch.capacity) through the model, updating `state`
-// (StateDims layout). Writes logits (n_vocab floats per row) for the last row only, or
-// for all T rows when all_rows, to `logits`.
-void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, float* state,
-             const Token* tokens, int64_t T, float* logits, bool all_rows);
+// A run of tokens of one sequence. Several segments (of different Sessions) go through
+// the model together: their rows are stacked so each weight is read once for all of
+// them, while conv and scan run per segment on its own state.
+struct Segment {
+    float* state;          // StateDims layout, updated in place
+    const Token* tokens;   // T ids, already validated
+    int64_t T;
+    float* logits;         // n_vocab floats per row: the last row, or all T rows with
+                           // all_rows; null for none
+    bool all_rows;
+};
+
+// Runs the segments (total tokens <= scratch.capacity) through the model.
+void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Segment* segs,
+             size_t n_segs);
 
 }  // namespace kaa::detail

@@ -51,15 +51,23 @@ Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
-const std::vector<float>& Session::eval(const Token* tokens, size_t n, const EvalOptions& opts) {
-    auto& s = *impl_;
-    const int64_t V = s.m.hp.n_vocab;
+namespace {
+
+void check_tokens(const Token* tokens, size_t n, int64_t V) {
     if (n == 0 || !tokens) throw Error(ErrorCode::invalid_argument, "eval needs at least one token");
     for (size_t i = 0; i < n; ++i)
         if (tokens[i] < 0 || tokens[i] >= V)
             throw Error(ErrorCode::invalid_token, "token id " + std::to_string(tokens[i]) + " at index " +
                                                       std::to_string(i) + " is outside [0, " +
                                                       std::to_string(V) + ")");
+}
+
+}  // namespace
+
+const std::vector<float>& Session::eval(const Token* tokens, size_t n, const EvalOptions& opts) {
+    auto& s = *impl_;
+    const int64_t V = s.m.hp.n_vocab;
+    check_tokens(tokens, n, V);
     const size_t rows = opts.all_logits ? n : 1;
     s.logits.resize(rows * size_t(V));
 
@@ -71,11 +79,58 @@ const std::vector<float>& Session::eval(const Token* tokens, size_t n, const Eva
         float* out = nullptr;
         if (opts.all_logits) out = s.logits.data() + done * size_t(V);
         else if (last_chunk) out = s.logits.data();
-        detail::forward(s.m, s.pool, s.scratch, s.state.data(), tokens + done, T, out, opts.all_logits);
+        const detail::Segment seg{s.state.data(), tokens + done, T, out, opts.all_logits};
+        detail::forward(s.m, s.pool, s.scratch, &seg, 1);
         done += size_t(T);
     }
     s.position += int64_t(n);
     return s.logits;
+}
+
+void eval_batch(const std::vector<BatchItem>& items) {
+    if (items.empty()) return;
+    for (const BatchItem& it : items)
+        if (!it.session || !it.session->impl_)
+            throw Error(ErrorCode::invalid_argument, "eval_batch: an item has no Session");
+    detail::SessionImpl& lead = *items[0].session->impl_;
+    const int64_t V = lead.m.hp.n_vocab;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const detail::SessionImpl& s = *items[i].session->impl_;
+        if (&s.m != &lead.m) throw Error(ErrorCode::invalid_argument, "eval_batch: Sessions must share one Model");
+        for (size_t j = 0; j < i; ++j)
+            if (items[j].session == items[i].session)
+                throw Error(ErrorCode::invalid_argument, "eval_batch: a Session appears twice");
+        check_tokens(items[i].tokens, items[i].n_tokens, V);
+    }
+
+    // Rounds of at most `cap` stacked tokens; a Session with more tokens than fit
+    // continues in the next round (chunking never changes results).
+    const int64_t cap = lead.scratch.capacity;
+    std::vector<size_t> done(items.size(), 0);
+    std::vector<detail::Segment> segs;
+    for (bool left = true; left;) {
+        segs.clear();
+        int64_t used = 0;
+        left = false;
+        for (size_t i = 0; i < items.size(); ++i) {
+            const size_t rest = items[i].n_tokens - done[i];
+            if (rest == 0) continue;
+            if (used == cap) {
+                left = true;
+                continue;
+            }
+            detail::SessionImpl& s = *items[i].session->impl_;
+            const int64_t T = std::min<int64_t>(cap - used, int64_t(rest));
+            const bool last = done[i] + size_t(T) == items[i].n_tokens;
+            if (last) s.logits.resize(size_t(V));
+            segs.push_back({s.state.data(), items[i].tokens + done[i], T, last ? s.logits.data() : nullptr, false});
+            done[i] += size_t(T);
+            used += T;
+            left = left || !last;
+        }
+        detail::forward(lead.m, lead.pool, lead.scratch, segs.data(), segs.size());
+    }
+    for (const BatchItem& it : items) it.session->impl_->position += int64_t(it.n_tokens);
 }
 
 const std::vector<float>& Session::logits() const noexcept { return impl_->logits; }
