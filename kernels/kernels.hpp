@@ -10,6 +10,14 @@
 #include <cstddef>
 #include <cstdint>
 
+// Whether this build has the x86-64 SIMD backends (kernels/CMakeLists.txt builds them
+// for every x86-64 target, each file with its own ISA flags).
+#if defined(__x86_64__) || defined(_M_X64)
+#define KAA_HAVE_X86_KERNELS 1
+#else
+#define KAA_HAVE_X86_KERNELS 0
+#endif
+
 namespace kaa::kernels {
 
 enum class WeightType : uint8_t { f32, f16, bf16, q8_0 };
@@ -80,8 +88,29 @@ struct CpuKernels {
     void (*rms_norm)(const float* x, const float* w, float* y, int64_t n, float eps);
     // Row `row` of a weight matrix (K elements) converted to f32.
     void (*dequantize_row)(WeightType t, const void* row, float* out, int64_t K);
+
+    // Bit (1 << int(WeightType)) is set when `matmul` rounds the activations x before
+    // multiplying (e.g. to int8 per 32-block for Q8_0 int8 dot products). Such results
+    // differ from the f32 reference by more than rounding order; tests then use the
+    // looser "quantized activations" tolerance of ../shared/README.md.
+    uint32_t quantized_activations = 0;
+    // Free-form description of the variant, e.g. "avx512 + vnni" (for logs).
+    const char* detail = "";
+
+    bool quantizes_activations(WeightType t) const {
+        return (quantized_activations >> unsigned(t)) & 1u;
+    }
 };
 
 const CpuKernels& scalar_kernels();
+
+// x86-64 backends. Declared everywhere, defined only when KAA_HAVE_X86_KERNELS is 1.
+// They do not check the CPU: lib/runtime/dispatch.cpp does. The bool picks the variant
+// with (AVX-)VNNI int8 dot products; both variants give bitwise identical results. The
+// no-argument forms (defined in dispatch.cpp) pick the variant for the running CPU.
+const CpuKernels& avx2_kernels(bool vnni);
+const CpuKernels& avx512_kernels(bool vnni);
+const CpuKernels& avx2_kernels();
+const CpuKernels& avx512_kernels();
 
 }  // namespace kaa::kernels

@@ -1,0 +1,174 @@
+// AVX-512 matmul for F32 / F16 / BF16 weights (activations stay f32), row dequantization,
+// and the matmul entry points that route Q8_0 to matmul_q8.hpp.
+//
+// Dot-product form: weights W (N x K) and activations x (M x K) are both contiguous in K,
+// so each output keeps one 16-lane accumulator: acc += W[n, k..k+15] * x[m, k..k+15].
+// F16/BF16 weights are widened to f32 on the fly (exact), once per loaded vector and
+// reused across the TT tokens of the register block. See gemm_driver.hpp for the loops
+// and why every output is computed the same way whatever M and the row range.
+#include <cstring>
+
+#include "kernels/cpu/avx512/vec512.hpp"
+#include "kernels/cpu/gemm_driver.hpp"
+#include "kernels/kernels.hpp"
+
+namespace kaa::kernels::avx512 {
+
+void matmul_q8_plain(const MatmulParams& p);  // matmul_q8.cpp
+void matmul_q8_vnni(const MatmulParams& p);   // matmul_q8_vnni.cpp
+
+namespace {
+
+struct FloatCtx {
+    const uint8_t* w;  // (N x row_bytes)
+    size_t row_bytes;
+    const float* x;    // (M x x_stride)
+    int64_t x_stride;
+    float* y;          // (M x y_stride)
+    int64_t y_stride;
+};
+
+struct LoadF32 {
+    static constexpr int kBytes = 4;
+    static __m512 load(const uint8_t* row, int64_t k) {
+        return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + k);
+    }
+    static __m512 load(const uint8_t* row, int64_t k, __mmask16 m) {
+        return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + k);
+    }
+};
+struct LoadF16 {
+    static constexpr int kBytes = 2;
+    static __m512 load(const uint8_t* row, int64_t k) {
+        return load_f16(reinterpret_cast<const uint16_t*>(row) + k);
+    }
+    static __m512 load(const uint8_t* row, int64_t k, __mmask16 m) {
+        return load_f16(reinterpret_cast<const uint16_t*>(row) + k, m);
+    }
+};
+struct LoadBF16 {
+    static constexpr int kBytes = 2;
+    static __m512 load(const uint8_t* row, int64_t k) {
+        return load_bf16(reinterpret_cast<const uint16_t*>(row) + k);
+    }
+    static __m512 load(const uint8_t* row, int64_t k, __mmask16 m) {
+        return load_bf16(reinterpret_cast<const uint16_t*>(row) + k, m);
+    }
+};
+
+template <class L>
+struct FloatKern {
+    using Ctx = FloatCtx;
+    static constexpr int R = 4, T = 6;  // 24 accumulators + 4 weight vectors of 32 zmm
+    static constexpr int R1 = 4;
+    static constexpr int64_t KC = 1024;  // 6 tokens x 4 KiB of x stay in L1
+    static constexpr int64_t NB = 128;   // 128 rows x 1024 x 4 B = 512 KiB of L2 at most
+    // GEMV software prefetch distance, in bytes of each weight row.
+    static constexpr int64_t kPrefetch = 1024;
+
+    template <int RR, int TT>
+    static void micro(const Ctx& c, int64_t n, int64_t m0, int64_t k0, int64_t k1, bool first) {
+        const uint8_t* wr[RR];
+        for (int r = 0; r < RR; ++r) wr[r] = c.w + size_t(n + r) * c.row_bytes;
+        const float* xr[TT];
+        for (int t = 0; t < TT; ++t) xr[t] = c.x + (m0 + t) * c.x_stride;
+        __m512 acc[RR][TT];
+        for (int r = 0; r < RR; ++r)
+            for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
+        int64_t k = k0;
+        for (; k + 16 <= k1; k += 16) {
+            __m512 w[RR];
+            for (int r = 0; r < RR; ++r) {
+                w[r] = L::load(wr[r], k);
+                if constexpr (TT == 1)
+                    _mm_prefetch(reinterpret_cast<const char*>(wr[r] + k * L::kBytes + kPrefetch),
+                                 _MM_HINT_T0);
+            }
+            for (int t = 0; t < TT; ++t) {
+                const __m512 xv = _mm512_loadu_ps(xr[t] + k);
+                for (int r = 0; r < RR; ++r) acc[r][t] = _mm512_fmadd_ps(w[r], xv, acc[r][t]);
+            }
+        }
+        if (k < k1) {  // K tail: masked loads give zeros, so the lanes' sums are unchanged
+            const __mmask16 m = lanes16(k1 - k);
+            __m512 w[RR];
+            for (int r = 0; r < RR; ++r) w[r] = L::load(wr[r], k, m);
+            for (int t = 0; t < TT; ++t) {
+                const __m512 xv = _mm512_maskz_loadu_ps(m, xr[t] + k);
+                for (int r = 0; r < RR; ++r) acc[r][t] = _mm512_fmadd_ps(w[r], xv, acc[r][t]);
+            }
+        }
+        for (int t = 0; t < TT; ++t) {
+            float* yr = c.y + (m0 + t) * c.y_stride + n;
+            for (int r = 0; r < RR; ++r) {
+                const float s = hsum(acc[r][t]);
+                yr[r] = first ? s : yr[r] + s;
+            }
+        }
+    }
+};
+
+void matmul_float(const MatmulParams& p) {
+    const FloatCtx c{static_cast<const uint8_t*>(p.w), p.w_row_bytes, p.x, p.x_stride, p.y, p.y_stride};
+    switch (p.wtype) {
+        case WeightType::f32: run_gemm<FloatKern<LoadF32>>(c, p.M, p.K, p.n_begin, p.n_end); break;
+        case WeightType::f16: run_gemm<FloatKern<LoadF16>>(c, p.M, p.K, p.n_begin, p.n_end); break;
+        case WeightType::bf16: run_gemm<FloatKern<LoadBF16>>(c, p.M, p.K, p.n_begin, p.n_end); break;
+        case WeightType::q8_0: break;  // routed elsewhere
+    }
+}
+
+}  // namespace
+
+void matmul_plain(const MatmulParams& p) {
+    if (p.n_begin >= p.n_end || p.M <= 0) return;
+    if (p.wtype == WeightType::q8_0)
+        matmul_q8_plain(p);
+    else
+        matmul_float(p);
+}
+
+void matmul_vnni(const MatmulParams& p) {
+    if (p.n_begin >= p.n_end || p.M <= 0) return;
+    if (p.wtype == WeightType::q8_0)
+        matmul_q8_vnni(p);
+    else
+        matmul_float(p);
+}
+
+void dequantize_row(WeightType t, const void* row, float* out, int64_t K) {
+    const auto* h = static_cast<const uint16_t*>(row);
+    switch (t) {
+        case WeightType::f32:
+            std::memcpy(out, row, size_t(K) * sizeof(float));
+            return;
+        case WeightType::f16:
+        case WeightType::bf16: {
+            const bool f16 = t == WeightType::f16;
+            int64_t k = 0;
+            for (; k + 16 <= K; k += 16) _mm512_storeu_ps(out + k, f16 ? load_f16(h + k) : load_bf16(h + k));
+            if (k < K) {
+                const __mmask16 m = lanes16(K - k);
+                _mm512_mask_storeu_ps(out + k, m, f16 ? load_f16(h + k, m) : load_bf16(h + k, m));
+            }
+            return;
+        }
+        case WeightType::q8_0: {
+            // Block: f16 scale, 32 int8. q * d is exact in f32, as in the scalar reference.
+            const auto* b = static_cast<const uint8_t*>(row);
+            for (int64_t i = 0; i < K / 32; ++i, b += 34) {
+                uint16_t dh;
+                std::memcpy(&dh, b, 2);
+                const __m512 d = _mm512_set1_ps(_cvtsh_ss(dh));
+                const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
+                const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 18));
+                _mm512_storeu_ps(out + i * 32, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)), d));
+                _mm512_storeu_ps(out + i * 32 + 16,
+                                 _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), d));
+            }
+            return;
+        }
+    }
+}
+
+}  // namespace kaa::kernels::avx512
