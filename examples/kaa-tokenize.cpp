@@ -1,6 +1,7 @@
 // kaa-tokenize — show how a model's tokenizer splits a text.
 //
 //   kaa-tokenize -m MODEL (-f FILE | -p TEXT) [--ids] [--no-parse-special] [--add-bos]
+//   kaa-tokenize -m MODEL --decode ID,ID,...
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -10,10 +11,12 @@
 
 static const char* kUsage =
     "usage: kaa-tokenize -m MODEL (-f FILE | -p TEXT) [--ids] [--no-parse-special] [--add-bos]\n"
+    "       kaa-tokenize -m MODEL --decode ID,ID,...\n"
     "  Tokenizes TEXT (or the bytes of FILE) with the tokenizer of the GGUF file MODEL.\n"
     "  --ids               print the ids as one JSON array instead of one 'id<TAB>piece' line each\n"
     "  --no-parse-special  treat control-token texts like '<|endoftext|>' as plain text\n"
-    "  --add-bos           put the BOS token first (also done when the model asks for it)\n";
+    "  --add-bos           put the BOS token first (also done when the model asks for it)\n"
+    "  --decode IDS        print the exact bytes the comma-separated ids stand for\n";
 
 // A token's bytes made printable on one line: \n \t \r \\ spelled out, other control
 // bytes and bytes that are not valid UTF-8 as \xNN; valid non-ASCII characters as is.
@@ -58,7 +61,7 @@ static std::string escape(const std::string& s) {
 int main(int argc, char** argv) {
     return kaa::cli::run(kUsage, [&] {
         kaa::cli::Args args(argc, argv);
-        std::string model, file, prompt;
+        std::string model, file, prompt, decode_ids;
         bool have_prompt = false, ids_only = false, parse_special = true, add_bos = false;
         while (!args.done()) {
             const std::string a = args.next();
@@ -68,10 +71,26 @@ int main(int argc, char** argv) {
             else if (a == "--ids") ids_only = true;
             else if (a == "--no-parse-special") parse_special = false;
             else if (a == "--add-bos") add_bos = true;
+            else if (a == "--decode") decode_ids = args.value(a);
             else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
             else throw kaa::cli::UsageError("unknown option '" + a + "'");
         }
         if (model.empty()) throw kaa::cli::UsageError("-m MODEL is required");
+        if (!decode_ids.empty()) {
+            std::vector<kaa::Token> ids;
+            std::stringstream ss(decode_ids);
+            std::string item;
+            while (std::getline(ss, item, ',')) {
+                char* end = nullptr;
+                const long long v = std::strtoll(item.c_str(), &end, 10);
+                if (item.empty() || *end != '\0' || v < INT32_MIN || v > INT32_MAX)
+                    throw kaa::cli::UsageError("--decode: '" + item + "' is not a token id");
+                ids.push_back(kaa::Token(v));
+            }
+            const std::string text = kaa::Tokenizer::from_file(model).decode(ids);
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            return 0;
+        }
         if (have_prompt == !file.empty()) throw kaa::cli::UsageError("give exactly one of -f FILE and -p TEXT");
         if (!file.empty()) {
             std::ifstream in(file, std::ios::binary);
