@@ -112,6 +112,7 @@ struct Stmt {
     std::vector<std::string> targets;
     std::string attr;          // set ns.attr = ...
     ExprPtr filter;            // for ... if filter
+    bool uses_loop = true;     // for: the body mentions `loop` (else it is not built)
     std::vector<std::pair<ExprPtr, Body>> branches;
     Body body;
     Body else_body;

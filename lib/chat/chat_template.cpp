@@ -15,10 +15,13 @@ constexpr std::string_view kChatML =
     "message['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-// Work units a render may spend (roughly one per expression, statement or loop step,
-// plus one per 64 bytes copied). Real templates need thousands; this bounds a hostile
-// template to well under a second of CPU.
-constexpr std::uint64_t kWorkBudget = 50'000'000;
+// Work units a render may spend: roughly one per expression, statement or loop step,
+// plus one per 64 bytes copied; a unit costs 20-60 ns. Real templates spend tens of
+// units per message, so the base amount bounds a hostile template to well under a
+// second, and the allowance grows with the conversation so that long ones still fit.
+constexpr std::uint64_t kWorkBase = 10'000'000;
+constexpr std::uint64_t kWorkPerMessage = 1'000;
+constexpr std::uint64_t kWorkPerByte = 1;   // per 16 bytes of message text
 // Longest list any expression may build (range(), '*', split(), ...).
 constexpr std::size_t kMaxItems = std::size_t(1) << 20;
 
@@ -52,8 +55,10 @@ const std::string& ChatTemplate::source() const noexcept { return impl_->source;
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
                                  const ChatTemplateOptions& options) const {
+    std::uint64_t text_bytes = 0;
+    for (const ChatMessage& m : messages) text_bytes += m.role.size() + m.content.size();
     chat::Budget budget;
-    budget.work_left = kWorkBudget;
+    budget.work_left = kWorkBase + kWorkPerMessage * messages.size() + kWorkPerByte * (text_bytes / 16);
     budget.max_bytes = options.max_output_bytes;
     budget.max_items = kMaxItems;
     if (messages.size() > kMaxItems)

@@ -298,50 +298,47 @@ private:
     };
 
     Flow exec_for(const Stmt& s) {
-        const Value seq = eval(*s.expr);
-        List items;
+        Value seq = eval(*s.expr);
         switch (seq.kind()) {
-            case Value::Kind::list: items = seq.items(); break;
-            case Value::Kind::string:
-                for (std::string_view cp : code_points(seq.str())) items.push_back(Value::string(std::string(cp)));
+            case Value::Kind::list: break;   // iterated in place, not copied
+            case Value::Kind::string: {
+                List chars;
+                for (std::string_view cp : code_points(seq.str())) chars.push_back(Value::string(std::string(cp)));
+                seq = Value::list(std::move(chars));
                 break;
-            case Value::Kind::dict:   // iterating a dict yields its keys
-                for (const auto& kv : seq.entries()) items.push_back(Value::string(kv.first));
+            }
+            case Value::Kind::dict: {   // iterating a dict yields its keys
+                List keys;
+                for (const auto& kv : seq.entries()) keys.push_back(Value::string(kv.first));
+                seq = Value::list(std::move(keys));
                 break;
-            case Value::Kind::undefined: break;   // Jinja iterates undefined as empty
+            }
+            case Value::Kind::undefined: seq = Value::list({}); break;   // Jinja: empty
             default: throw ValueError(std::string("'") + type_name(seq) + "' object is not iterable");
         }
-        b_.charge(items.size());
+        b_.charge(seq.items().size());
         FrameGuard guard(frames_);
         if (s.filter) {   // `for x in xs if cond`: loop.* then counts only kept items
             List kept;
-            for (const Value& item : items) {
+            for (const Value& item : seq.items()) {
                 frames_.back().clear();
                 bind(frames_.back(), s.targets, item);
                 if (truthy(eval(*s.filter))) kept.push_back(item);
             }
-            items.swap(kept);
+            seq = Value::list(std::move(kept));
         }
+        const List& items = seq.items();
         const std::size_t n = items.size();
+        const Value loop = s.uses_loop ? Value::make_loop(seq) : Value();
         for (std::size_t i = 0; i < n; ++i) {
             b_.charge(1);
             Dict& frame = frames_.back();
             frame.clear();
             bind(frame, s.targets, items[i]);
-            Dict loop;
-            loop.reserve(11);
-            loop.emplace_back("index", Value::integer(I64(i + 1)));
-            loop.emplace_back("index0", Value::integer(I64(i)));
-            loop.emplace_back("revindex", Value::integer(I64(n - i)));
-            loop.emplace_back("revindex0", Value::integer(I64(n - i - 1)));
-            loop.emplace_back("first", Value::boolean(i == 0));
-            loop.emplace_back("last", Value::boolean(i + 1 == n));
-            loop.emplace_back("length", Value::integer(I64(n)));
-            loop.emplace_back("depth", Value::integer(1));
-            loop.emplace_back("depth0", Value::integer(0));
-            if (i > 0) loop.emplace_back("previtem", items[i - 1]);
-            if (i + 1 < n) loop.emplace_back("nextitem", items[i + 1]);
-            assign(frame, "loop", Value::dict(std::move(loop)));
+            if (s.uses_loop) {
+                loop.set_loop_index(i);
+                frame.emplace_back("loop", loop);
+            }
             const Flow f = exec(s.body);
             if (f == Flow::break_) break;
         }
@@ -398,6 +395,7 @@ private:
                 // also lets undefined.attr be undefined, so `messages[0].role` on an
                 // empty conversation is simply false in a test.
                 const Value obj = eval(*e.args[0]);
+                if (obj.is_loop()) return loop_field(obj, e.name);
                 const Value* v = obj.find(e.name);
                 return v ? *v : Value();
             }
@@ -499,6 +497,7 @@ private:
     // obj[key]: dict keys, list/str positions (negative from the end). Anything missing
     // is undefined, as in Jinja.
     Value index(const Value& obj, const Value& key) {
+        if (obj.is_loop()) return key.is_string() ? loop_field(obj, key.str()) : Value();
         if (obj.is_dict() || obj.is_namespace()) {
             const Value* v = key.is_string() ? obj.find(key.str()) : nullptr;
             return v ? *v : Value();

@@ -158,8 +158,9 @@ private:
                             return which;
                         }
                     }
+                    const Pos tag = tk.pos;   // errors point at the '{%'
                     advance();
-                    parse_statement(out);
+                    parse_statement(out, tag);
                     break;
                 }
                 case Tok::eof:
@@ -173,9 +174,8 @@ private:
         }
     }
 
-    void parse_statement(Body& out) {
+    void parse_statement(Body& out, Pos pos) {
         const std::string kw = cur().text;
-        const Pos pos = cur().pos;
         advance();
         if (kw == "for") return parse_for(out, pos);
         if (kw == "if") return parse_if(out, pos);
@@ -232,12 +232,36 @@ private:
         ++loop_depth_;
         const std::string which = parse_body(s->body, {"else", "endfor"}, "for", pos);
         --loop_depth_;
+        s->uses_loop = mentions_loop(s->body);
         if (which == "else") {
             expect_block_end("else");
             parse_body(s->else_body, {"endfor"}, "for", pos);
         }
         expect_block_end("endfor");
         out.push_back(std::move(s));
+    }
+
+    // Whether `loop` appears anywhere in a body. Building the loop.* dict is most of
+    // the cost of an iteration, so loops that never look at it skip it. Recursion depth
+    // is bounded by the nesting limits already enforced.
+    static bool mentions_loop(const Expr* e) {
+        if (!e) return false;
+        if (e->kind == ExprKind::name && e->name == "loop") return true;
+        for (const auto& a : e->args)
+            if (mentions_loop(a.get())) return true;
+        for (const auto& kw : e->kwargs)
+            if (mentions_loop(kw.second.get())) return true;
+        return false;
+    }
+    static bool mentions_loop(const Body& body) {
+        for (const StmtPtr& s : body) {
+            if (mentions_loop(s->expr.get()) || mentions_loop(s->filter.get()) ||
+                mentions_loop(s->body) || mentions_loop(s->else_body))
+                return true;
+            for (const auto& br : s->branches)
+                if (mentions_loop(br.first.get()) || mentions_loop(br.second)) return true;
+        }
+        return false;
     }
 
     void parse_if(Body& out, Pos pos) {

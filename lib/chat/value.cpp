@@ -68,6 +68,35 @@ Value Value::make_namespace(Dict items) {
     return container(Kind::ns, {}, std::move(items));
 }
 
+Value Value::make_loop(const Value& seq) {
+    // No depth check: the loop object is one level above a list that already passed it,
+    // and it cannot be nested further without going through a checked list or dict.
+    Value v;
+    v.kind_ = Kind::loop;
+    v.c_ = std::make_shared<Container>();
+    v.c_->list.push_back(seq);
+    v.c_->depth = seq.depth() + 1;
+    return v;
+}
+
+Value loop_field(const Value& loop, std::string_view name) {
+    const List& items = loop.loop_items();
+    const std::size_t n = items.size(), i = loop.loop_index();
+    const auto I = [](std::size_t x) { return Value::integer(std::int64_t(x)); };
+    if (name == "index") return I(i + 1);
+    if (name == "index0") return I(i);
+    if (name == "revindex") return I(n - i);
+    if (name == "revindex0") return I(n - i - 1);
+    if (name == "first") return Value::boolean(i == 0);
+    if (name == "last") return Value::boolean(i + 1 == n);
+    if (name == "length") return I(n);
+    if (name == "depth") return I(1);
+    if (name == "depth0") return I(0);
+    if (name == "previtem") return i > 0 ? items[i - 1] : Value();
+    if (name == "nextitem") return i + 1 < n ? items[i + 1] : Value();
+    return Value();
+}
+
 const Value* Value::find(std::string_view key) const {
     if (!(is_dict() || is_namespace())) return nullptr;
     for (const auto& kv : c_->dict)
@@ -125,6 +154,7 @@ const char* type_name(const Value& v) {
         case Value::Kind::list: return "list";
         case Value::Kind::dict: return "dict";
         case Value::Kind::ns: return "namespace";
+        case Value::Kind::loop: return "LoopContext";
     }
     return "?";
 }
@@ -139,7 +169,8 @@ bool truthy(const Value& v) {
         case Value::Kind::string: return !v.str().empty();
         case Value::Kind::list: return !v.items().empty();
         case Value::Kind::dict: return !v.entries().empty();
-        case Value::Kind::ns: return true;
+        case Value::Kind::ns:
+        case Value::Kind::loop: return true;
     }
     return false;
 }
@@ -274,6 +305,10 @@ void write_repr(Writer& w, const Value& v, bool top_level_str) {
             w.put(v.is_namespace() ? "}>" : "}");
             return;
         }
+        case Value::Kind::loop:
+            w.put("<LoopContext " + std::to_string(v.loop_index() + 1) + "/" +
+                  std::to_string(v.loop_items().size()) + ">");
+            return;
     }
 }
 
@@ -328,7 +363,8 @@ bool equals(const Value& a, const Value& b, Budget& budget) {
             }
             return true;
         }
-        case Value::Kind::ns: return a.same_object(b);   // identity, as for Python objects
+        case Value::Kind::ns:
+        case Value::Kind::loop: return a.same_object(b);   // identity, as for Python objects
         default: return false;
     }
 }
@@ -465,6 +501,7 @@ void write_json(Writer& w, const Value& v, int indent, int level) {
         }
         case Value::Kind::undefined:
         case Value::Kind::ns:
+        case Value::Kind::loop:
             throw ValueError(std::string("tojson: a value of type '") + type_name(v) +
                              "' is not JSON serializable");
     }

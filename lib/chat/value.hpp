@@ -62,7 +62,8 @@ constexpr int kMaxValueDepth = 128;
 class Value {
 public:
     enum class Kind : std::uint8_t {
-        undefined, none, boolean, integer, floating, string, list, dict, ns
+        undefined, none, boolean, integer, floating, string, list, dict, ns,
+        loop,   // a for loop's `loop` object: computed fields over the iterated list
     };
 
     Value() = default;   // undefined
@@ -74,6 +75,10 @@ public:
     static Value list(List items);         // throws ValueError when nested too deeply
     static Value dict(Dict items);
     static Value make_namespace(Dict items);
+    // The `loop` object of a for loop over `seq` (a list). Like Jinja's LoopContext it is
+    // one object whose position advances (set_loop_index), so an iteration costs no
+    // allocation.
+    static Value make_loop(const Value& seq);
 
     Kind kind() const { return kind_; }
     bool is_undefined() const { return kind_ == Kind::undefined; }
@@ -86,6 +91,7 @@ public:
     bool is_list() const { return kind_ == Kind::list; }
     bool is_dict() const { return kind_ == Kind::dict; }
     bool is_namespace() const { return kind_ == Kind::ns; }
+    bool is_loop() const { return kind_ == Kind::loop; }
 
     bool as_bool() const { return b_; }
     std::int64_t as_int() const { return is_bool() ? (b_ ? 1 : 0) : i_; }   // bool or int
@@ -93,6 +99,9 @@ public:
     const std::string& str() const { return *s_; }
     const List& items() const { return c_->list; }
     const Dict& entries() const { return c_->dict; }   // dict or namespace
+    const List& loop_items() const { return c_->list[0].items(); }
+    std::size_t loop_index() const { return c_->loop_index; }
+    void set_loop_index(std::size_t i) const { c_->loop_index = i; }
 
     // Dict / namespace member, nullptr when absent (or not a mapping).
     const Value* find(std::string_view key) const;
@@ -111,6 +120,7 @@ private:
         List list;
         Dict dict;
         int depth = 1;
+        std::size_t loop_index = 0;
     };
     static Value container(Kind k, List l, Dict d);
 
@@ -119,8 +129,12 @@ private:
     std::int64_t i_ = 0;
     double f_ = 0.0;
     std::shared_ptr<const std::string> s_;
-    std::shared_ptr<Container> c_;   // mutable only for namespaces
+    std::shared_ptr<Container> c_;   // mutable only for namespaces and loops
 };
+
+// Field `name` of a loop object (index, index0, revindex, revindex0, first, last, length,
+// previtem, nextitem, depth, depth0); undefined for anything else.
+Value loop_field(const Value& loop, std::string_view name);
 
 // Python type name, for error messages ("str", "int", "list", "NoneType", "undefined").
 const char* type_name(const Value& v);
