@@ -28,7 +28,7 @@ inline float round_half_away(float v) {
     const float magic = 12582912.0f;
     const float t = (v + magic) - magic;
     const float r = v - t;  // exact, in [-0.5, 0.5]
-    const float toward_zero = (std::fabs(r) == 0.5f) & (r * v > 0.0f) ? 1.0f : 0.0f;
+    const float toward_zero = ((std::fabs(r) == 0.5f) & (r * v > 0.0f)) ? 1.0f : 0.0f;
     return t + (r + r) * toward_zero;
 }
 
