@@ -285,6 +285,26 @@ TEMPLATE_TEST_CASE("kernels: VNNI and plain int8 variants give identical bits", 
     }
 }
 
+TEST_CASE("kernels: Q8_0 gives the same bits on avx2 and avx512 (one recipe)", "[kernels]") {
+    std::string why;
+    const CpuKernels* a = backend<Avx2>(&why);
+    const CpuKernels* b = a ? backend<Avx512>(&why) : nullptr;
+    if (!a || !b) KAA_SKIP(why);
+    std::mt19937 rng(21);
+    for (int64_t K : {32, 96, 4160}) {
+        const int64_t N = 45, M = 7;
+        const Weights w = make_weights(WeightType::q8_0, N, K, rng);
+        const std::vector<float> x = randn(size_t(M * K), rng);
+        for (int64_t mm : {int64_t(1), M}) {
+            std::vector<float> ya(size_t(mm * N)), yb(size_t(mm * N));
+            run_matmul(*a, w, x.data(), K, mm, ya.data(), N, 0, N);
+            run_matmul(*b, w, x.data(), K, mm, yb.data(), N, 0, N);
+            INFO("K " << K << " M " << mm);
+            CHECK(same_bits(ya, yb));
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("kernels: dequantize_row is exact", "[kernels]", Avx2, Avx512) {
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(9);

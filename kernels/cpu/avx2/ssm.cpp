@@ -119,6 +119,10 @@ void scan_group(const ScanParams& p, int64_t c0, int64_t nl, __m256* S, __m256* 
         const float* C = p.C + t * p.C_stride;
         const __m256 du = _mm256_mul_ps(dt, u);
         __m256 acc = _mm256_setzero_ps();
+        // Unrolled for a compile-time d_state, so S[] lives in registers across all T.
+#if defined(__GNUC__)
+#pragma GCC unroll 16
+#endif
         for (int64_t s = 0; s < N; ++s) {
             const __m256 dA = exp8(_mm256_mul_ps(dt, A[s]));
             const __m256 st = _mm256_fmadd_ps(S[s], dA, _mm256_mul_ps(du, _mm256_broadcast_ss(B + s)));

@@ -1,175 +1,176 @@
-// matmul_q8.hpp — AVX-512 Q8_0 matmul with int8 dot products, included by matmul_q8.cpp
+// matmul_q8.hpp — AVX-512 Q8_0 matmul with int8 activations, included by matmul_q8.cpp
 // (AVX-512BW vpmaddubsw) and matmul_q8_vnni.cpp (AVX-512 VNNI vpdpbusd), each compiled
-// with its own flags. Both compute the same int32 lanes, so their outputs are identical.
+// with its own flags.
 //
-// Q8_0 weight row: K/32 blocks of {f16 d; int8 q[32]} (34 bytes), read where mmap put it.
-// Activations: each row of x is quantized per 32-block (d = max|x|/127, q = round(x/d))
-// into XPair records (two blocks = one 64-byte vector). For a pair of blocks,
-//   int32 lane j (16 lanes) = sum_{i<4} w[4j+i] * q[4j+i]      (exact)
-//   acc += float(lane) * (d_w * d_x)                           (f32, per lane)
-// where lanes 0-7 belong to the first block and 8-15 to the second. The f32 part is the
-// same for both dot variants, and gemm_driver.hpp fixes the order over K.
-//
-// vpdpbusd multiplies unsigned by signed bytes: the VNNI variant feeds w + 128 (w xor
-// 0x80) as the unsigned side and removes 128 * sum(q) per lane through the accumulator's
-// start value `nc` (= -128 * lane sum of q, stored with the activations). The plain
-// variant moves w's sign onto q (|w| * +-q through vpmaddubsw, which cannot saturate
-// because |q| <= 127) and sums pairs with vpmaddwd.
+// Numeric recipe of one output (shared by every path here, by both variants and by the
+// avx2 backend, so they all give the same bits):
+//   x row quantized per 32-block b:  d_x = max|x| / 127,  q = round_even(x * (1 / d_x))
+//   I_b  = sum_{i<32} w_q[i] * q[i]                      exact int32, any order
+//   acc  = fma(float(I_b), d_w[b] * d_x[b], acc)          for b = 0, 1, ... in order
+//   y    = acc                                            (acc starts at 0)
+// One f32 lane per output row; only the per-block int32 sums are computed differently:
+//  - GEMV (M = 1): 16 weight rows side by side as stored (mmap), one 64-byte vector per
+//    row and block pair; the 8 partial sums of each (row, block) are added up by an
+//    integer transpose-reduce that leaves rows in lanes.
+//  - GEMM (VNNI): a block of rows and K is first repacked (per thread, in scratch) so one
+//    vector holds the same 4 weight bytes of 16 rows; vpdpbusd against a broadcast of 4
+//    activation bytes then accumulates 16 rows at once, 8 times per block, and the f32
+//    work (cvt, scale, fma) is paid once per block instead of once per vector.
+// vpdpbusd takes unsigned x signed bytes: the weights go in as w xor 0x80 (= w + 128) and
+// the accumulator starts at nc = -128 * sum(q) of the block, which removes the excess
+// exactly. Without VNNI, |w| * (q with w's sign) goes through vpmaddubsw (|q| <= 127, so
+// no saturation) and vpmaddwd.
 #pragma once
 
 #include <cstring>
 
 #include "kernels/cpu/avx512/vec512.hpp"
-#include "kernels/cpu/gemm_driver.hpp"
 #include "kernels/cpu/scratch.hpp"
 #include "kernels/kernels.hpp"
 
 namespace kaa::kernels::avx512 {
 namespace {
 
-constexpr size_t kQ8BlockBytes = 34;
+constexpr int64_t kQ8BlockBytes = 34;
 
-// Two quantized 32-blocks of one activation row.
-struct alignas(64) XPair {
-    int8_t q[64];
-    int32_t nc[16];  // -128 * (q[4j] + q[4j+1] + q[4j+2] + q[4j+3])
-    float d[16];     // d of the first block in lanes 0-7, of the second in 8-15
+// ---- quantized activations ------------------------------------------------------------------
+// One row of x: q (K bytes, zero-padded to a multiple of 64), then d (nb floats), then
+// nc (nb int32 = -128 * sum of the block's q), each part 64-byte aligned.
+struct XLayout {
+    int64_t nb, q_bytes, d_off, nc_off, stride;
+    explicit XLayout(int64_t K)
+        : nb(K / 32),
+          q_bytes((K + 63) / 64 * 64),
+          d_off(q_bytes),
+          nc_off(q_bytes + (nb * 4 + 63) / 64 * 64),
+          stride(nc_off + (nb * 4 + 63) / 64 * 64) {}
 };
-static_assert(sizeof(XPair) == 192, "XPair layout");
 
-// Quantizes rows [0, M) of x (K a multiple of 32) into `out` (M x npairs).
-void quantize_rows(const float* x, int64_t x_stride, int64_t M, int64_t K, XPair* out) {
-    const int64_t nblocks = K / 32, npairs = (nblocks + 1) / 2;
+struct XRow {
+    const int8_t* q;
+    const float* d;
+    const int32_t* nc;
+};
+
+inline XRow x_row(const uint8_t* base, const XLayout& L, int64_t m) {
+    const uint8_t* r = base + m * L.stride;
+    return XRow{reinterpret_cast<const int8_t*>(r), reinterpret_cast<const float*>(r + L.d_off),
+                reinterpret_cast<const int32_t*>(r + L.nc_off)};
+}
+
+void quantize_rows(const float* x, int64_t x_stride, int64_t M, const XLayout& L, uint8_t* out) {
     const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
     for (int64_t m = 0; m < M; ++m) {
         const float* xr = x + m * x_stride;
-        XPair* row = out + m * npairs;
-        for (int64_t p = 0; p < npairs; ++p) {
-            alignas(64) int8_t q[64];
-            float d[2] = {0.0f, 0.0f};
-            for (int h = 0; h < 2; ++h) {
-                const int64_t b = 2 * p + h;
-                if (b >= nblocks) {
-                    std::memset(q + 32 * h, 0, 32);
-                    continue;
-                }
-                const __m512 v0 = _mm512_loadu_ps(xr + b * 32), v1 = _mm512_loadu_ps(xr + b * 32 + 16);
-                const float amax = _mm512_reduce_max_ps(
-                    _mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)));
-                d[h] = amax / 127.0f;
-                const __m512 id = _mm512_set1_ps(d[h] > 0.0f ? 1.0f / d[h] : 0.0f);
-                // round to nearest even (MXCSR default), then saturate to int8 (|q| <= 127)
-                const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id));
-                const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
-                _mm_store_si128(reinterpret_cast<__m128i*>(q + 32 * h), _mm512_cvtsepi32_epi8(q0));
-                _mm_store_si128(reinterpret_cast<__m128i*>(q + 32 * h + 16), _mm512_cvtsepi32_epi8(q1));
-            }
-            const __m512i qv = _mm512_load_si512(q);
-            // lane sums of 4 bytes: 1 * q pairs (vpmaddubsw), then pairs of pairs
-            const __m512i s16 = _mm512_maddubs_epi16(_mm512_set1_epi8(1), qv);
-            const __m512i s32 = _mm512_madd_epi16(s16, _mm512_set1_epi16(1));
-            _mm512_store_si512(row[p].q, qv);
-            _mm512_store_si512(row[p].nc, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s32, 7)));
-            _mm512_store_ps(row[p].d, _mm512_insertf32x8(_mm512_set1_ps(d[0]), _mm256_set1_ps(d[1]), 1));
+        uint8_t* row = out + m * L.stride;
+        auto* q = reinterpret_cast<int8_t*>(row);
+        auto* d = reinterpret_cast<float*>(row + L.d_off);
+        auto* nc = reinterpret_cast<int32_t*>(row + L.nc_off);
+        for (int64_t b = 0; b < L.nb; ++b) {
+            const __m512 v0 = _mm512_loadu_ps(xr + b * 32), v1 = _mm512_loadu_ps(xr + b * 32 + 16);
+            const float amax =
+                _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)));
+            const float db = amax / 127.0f;
+            const __m512 id = _mm512_set1_ps(db > 0.0f ? 1.0f / db : 0.0f);
+            // round to nearest even (MXCSR default); |x * id| <= 127 so int8 saturation is moot
+            const __m128i q0 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)));
+            const __m128i q1 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id)));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32), q0);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32 + 16), q1);
+            const __m512i s = _mm512_add_epi32(_mm512_cvtepi8_epi32(q0), _mm512_cvtepi8_epi32(q1));
+            d[b] = db;
+            nc[b] = -128 * _mm512_reduce_add_epi32(s);
         }
+        std::memset(q + L.nb * 32, 0, size_t(L.q_bytes - L.nb * 32));
     }
 }
 
-struct Q8Ctx {
-    const uint8_t* w;  // (N x row_bytes) Q8_0 blocks
-    size_t row_bytes;
-    const XPair* xq;   // (M x npairs)
-    int64_t npairs;
-    int64_t nblocks;   // K / 32
-    float* y;          // (M x y_stride)
-    int64_t y_stride;
-};
+// ---- GEMV: 16 rows as stored, rows end up in lanes ------------------------------------------
+// Integer transpose-reduce: D[r] holds 16 partial sums of row r (lanes 0-7: block A, 8-15:
+// block B). Returns lo[r] = sum of D[r] lanes 0-7, hi[r] = lanes 8-15. Exact.
+inline void reduce_rows(__m512i (&D)[16], __m512i& lo, __m512i& hi) {
+    __m512i s[8], v[4];
+    for (int i = 0; i < 8; ++i)  // per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3]
+        s[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(D[2 * i], D[2 * i + 1]),
+                                _mm512_unpackhi_epi32(D[2 * i], D[2 * i + 1]));
+    for (int i = 0; i < 4; ++i)  // per 128-bit lane: one sum of 4 partials for each of 4 rows
+        v[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(s[2 * i], s[2 * i + 1]),
+                                _mm512_unpackhi_epi64(s[2 * i], s[2 * i + 1]));
+    // v[i] lanes: [A 0-3 | A 4-7 | B 0-3 | B 4-7] partial groups of rows 4i..4i+3
+    const __m512i z01 = _mm512_add_epi32(_mm512_shuffle_i32x4(v[0], v[1], 0x88), _mm512_shuffle_i32x4(v[0], v[1], 0xdd));
+    const __m512i z23 = _mm512_add_epi32(_mm512_shuffle_i32x4(v[2], v[3], 0x88), _mm512_shuffle_i32x4(v[2], v[3], 0xdd));
+    lo = _mm512_shuffle_i32x4(z01, z23, 0x88);  // [A rows 0-3, 4-7, 8-11, 12-15]
+    hi = _mm512_shuffle_i32x4(z01, z23, 0xdd);
+}
 
-// Weight pair p of a row: quants of blocks 2p, 2p+1 (upper half zero when `full` is
-// false, i.e. the row's last block is alone) and [d0 x 8, d1 x 8] as f32.
-template <bool kFull>
-inline void load_wpair(const uint8_t* blk, __m512i& q, __m512& d) {
-    uint16_t h0, h1 = 0;
-    std::memcpy(&h0, blk, 2);
-    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-    if constexpr (kFull) {
-        std::memcpy(&h1, blk + kQ8BlockBytes, 2);
-        q = _mm512_inserti64x4(_mm512_castsi256_si512(lo),
-                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ8BlockBytes + 2)), 1);
-    } else {
-        q = _mm512_zextsi256_si512(lo);
-    }
-    const __m256i hh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(h0))),
-                                               _mm_set1_epi16(short(h1)), 1);
-    d = _mm512_cvtph_ps(hh);
+// f16 scales of block b of 16 rows (rows >= R give 0), as f32 lanes.
+inline __m512 row_scales(const uint8_t* w, size_t row_bytes, int64_t b, __mmask16 rows) {
+    const __m512i off = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(int(row_bytes)));
+    const __m512i h = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, off, w + b * kQ8BlockBytes, 1);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));  // low 16 bits of each dword
 }
 
 template <class Dot>
-struct Q8Kern {
-    using Ctx = Q8Ctx;
-    static constexpr int R = 4, T = 4;   // 16 accumulators + 4 weight vectors + 4 scales
-    static constexpr int R1 = 4;
-    static constexpr int64_t KC = 2048;  // 32 pairs: 4 tokens x 6 KiB of XPair in L1
-    static constexpr int64_t NB = 128;   // 128 rows x 2176 B = 272 KiB of L2
-    static constexpr int64_t kPrefetch = 1024;  // GEMV prefetch distance in bytes
-
-    template <bool kFull, int RR, int TT>
-    static inline void step(const uint8_t* const* wr, const XPair* const* xr, int64_t p, __m512 (&acc)[RR][TT]) {
-        typename Dot::W wp[RR];
-        __m512 wd[RR];
-        for (int r = 0; r < RR; ++r) {
-            const uint8_t* blk = wr[r] + size_t(2 * p) * kQ8BlockBytes;
-            if constexpr (TT == 1)
-                _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetch), _MM_HINT_T0);
-            __m512i q;
-            load_wpair<kFull>(blk, q, wd[r]);
-            wp[r] = Dot::prep(q);
-        }
-        for (int t = 0; t < TT; ++t) {
-            const XPair& xp = xr[t][p];
-            const __m512i xq = _mm512_load_si512(xp.q);
-            const __m512i nc = _mm512_load_si512(xp.nc);
-            const __m512 xd = _mm512_load_ps(xp.d);
-            for (int r = 0; r < RR; ++r) {
-                const __m512 f = _mm512_cvtepi32_ps(Dot::dot(wp[r], xq, nc));
-                acc[r][t] = _mm512_fmadd_ps(f, _mm512_mul_ps(wd[r], xd), acc[r][t]);
+void gemv_rows(const uint8_t* w, size_t row_bytes, int64_t R, const XRow& x, int64_t nb, float* y) {
+    const __mmask16 rows = lanes16(R);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b += 2) {
+        const bool pair = b + 1 < nb;
+        const __m512i xq = _mm512_load_si512(x.q + b * 32);  // zero-padded past the last block
+        __m512i D[16];
+        for (int r = 0; r < 16; ++r) {
+            if (r >= R) {
+                D[r] = _mm512_setzero_si512();
+                continue;
             }
+            const uint8_t* blk = w + size_t(r) * row_bytes + b * kQ8BlockBytes;
+            _mm_prefetch(reinterpret_cast<const char*>(blk + 640), _MM_HINT_T0);
+            const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+            const __m512i wq = pair ? _mm512_inserti64x4(_mm512_castsi256_si512(lo),
+                                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 36)), 1)
+                                    : _mm512_zextsi256_si512(lo);
+            D[r] = Dot::dot_h(wq, xq);
+        }
+        __m512i I0, I1;
+        reduce_rows(D, I0, I1);
+        I0 = Dot::correct(I0, x.nc[b]);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(I0),
+                              _mm512_mul_ps(row_scales(w, row_bytes, b, rows), _mm512_set1_ps(x.d[b])), acc);
+        if (pair) {
+            I1 = Dot::correct(I1, x.nc[b + 1]);
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(I1),
+                                  _mm512_mul_ps(row_scales(w, row_bytes, b + 1, rows), _mm512_set1_ps(x.d[b + 1])), acc);
         }
     }
+    _mm512_mask_storeu_ps(y, rows, acc);
+}
 
-    template <int RR, int TT>
-    static void micro(const Ctx& c, int64_t n, int64_t m0, int64_t k0, int64_t k1, bool first) {
-        const uint8_t* wr[RR];
-        for (int r = 0; r < RR; ++r) wr[r] = c.w + size_t(n + r) * c.row_bytes;
-        const XPair* xr[TT];
-        for (int t = 0; t < TT; ++t) xr[t] = c.xq + (m0 + t) * c.npairs;
-        __m512 acc[RR][TT];
-        for (int r = 0; r < RR; ++r)
-            for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
-        const int64_t p0 = k0 / 64, p1 = (k1 + 63) / 64;
-        const int64_t pfull = gd_min(p1, c.nblocks / 2);  // pairs with both blocks present
-        int64_t p = p0;
-        for (; p < pfull; ++p) step<true>(wr, xr, p, acc);
-        if (p < p1) step<false>(wr, xr, p, acc);
-        for (int t = 0; t < TT; ++t) {
-            float* yr = c.y + (m0 + t) * c.y_stride + n;
-            for (int r = 0; r < RR; ++r) {
-                const float s = hsum(acc[r][t]);
-                yr[r] = first ? s : yr[r] + s;
-            }
-        }
+// Rows [nb, ne) for token rows [0, M), 16 rows per step, one token at a time.
+template <class Dot>
+void gemm_by_rows(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
+    const auto* w = static_cast<const uint8_t*>(p.w);
+    constexpr int64_t kRowBlock = 64;  // 64 rows of weights stay in L2 while the tokens pass
+    for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += kRowBlock) {
+        const int64_t n1 = imin(p.n_end, n0 + kRowBlock);
+        for (int64_t m = 0; m < p.M; ++m)
+            for (int64_t n = n0; n < n1; n += 16)
+                gemv_rows<Dot>(w + size_t(n) * p.w_row_bytes, p.w_row_bytes, imin(16, n1 - n), x_row(xq, L, m), L.nb,
+                               p.y + m * p.y_stride + n);
     }
-};
+}
 
 template <class Dot>
 void matmul_q8(const MatmulParams& p) {
-    const int64_t nblocks = p.K / 32, npairs = (nblocks + 1) / 2;
-    // Every call quantizes all M rows itself: the result depends only on the row, and
-    // the cost (M x K) is small next to the (M x K x rows) products of one thread.
-    auto* xq = static_cast<XPair*>(thread_scratch(0, size_t(p.M * npairs) * sizeof(XPair)));
-    quantize_rows(p.x, p.x_stride, p.M, p.K, xq);
-    const Q8Ctx c{static_cast<const uint8_t*>(p.w), p.w_row_bytes, xq, npairs, nblocks, p.y, p.y_stride};
-    run_gemm<Q8Kern<Dot>>(c, p.M, p.K, p.n_begin, p.n_end);
+    const XLayout L(p.K);
+    // Each call quantizes all M rows itself: cheap next to its M x K x rows products,
+    // and a row's quantization depends on nothing but the row.
+    auto* xq = static_cast<uint8_t*>(thread_scratch(0, size_t(p.M * L.stride)));
+    quantize_rows(p.x, p.x_stride, p.M, L, xq);
+    if (p.M == 1 || !Dot::kPacked)
+        gemm_by_rows<Dot>(p, xq, L);
+    else
+        Dot::gemm_packed(p, xq, L);
 }
 
 }  // namespace

@@ -103,6 +103,10 @@ inline void scan_steps(const ScanParams& p, int64_t c0, __mmask16 m, __m512* S, 
         const float* C = p.C + t * p.C_stride;
         const __m512 du = _mm512_mul_ps(dt, u);
         __m512 acc = _mm512_setzero_ps();
+        // Unrolled for a compile-time d_state, so S[] lives in registers across all T.
+#if defined(__GNUC__)
+#pragma GCC unroll 16
+#endif
         for (int64_t s = 0; s < N; ++s) {
             const __m512 dA = exp16(_mm512_mul_ps(dt, A[s]));
             S[s] = _mm512_fmadd_ps(S[s], dA, _mm512_mul_ps(du, _mm512_set1_ps(B[s])));
