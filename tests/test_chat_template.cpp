@@ -354,6 +354,24 @@ TEST_CASE("tests and string/dict methods", "[chat]") {
               "{{ loop.revindex0 }}{{ loop['last'] }} {% endfor %}") == "-b2False ac1False b-0True ");
 }
 
+TEST_CASE("Jinja quirks that real output depends on", "[chat]") {
+    // for-else runs unless some iteration reached the end of the body: a break or
+    // continue before that counts as "no iteration" (unlike Python's for-else).
+    CHECK(run("{% for i in [1,2] %}{% break %}{% else %}E{% endfor %}|"
+              "{% for i in [1,2] %}{% if i == 2 %}{% break %}{% endif %}{% else %}E{% endfor %}|"
+              "{% for i in [1,2] %}{% continue %}{% else %}E{% endfor %}") == "E||E");
+    // ~ binds tighter than +, ** is left-associative, filters bind tighter than unary minus.
+    CHECK(run("{{ 1 ~ 2 + '3' }}|{{ 2 ** 3 ** 2 }}|{{ -3 | abs }}") == "123|64|3");
+    // Python float floor division and modulo.
+    CHECK(run("{{ 1 // 0.1 }}|{{ 1 % -0.5 }}|{{ -7.5 % 2 }}|{{ 2.0 is even }}|{{ 2.5 is odd }}") ==
+          "9.0|-0.0|0.5|True|False");
+    // Python float text.
+    CHECK(run("{{ 1e16 }}|{{ 0.0001 }}|{{ 0.00001 }}|{{ 123456789.0 * 1000000000 }}|{{ 3 * 1.0 }}") ==
+          "1e+16|0.0001|1e-05|1.23456789e+17|3.0");
+    // Python str() quoting inside lists.
+    CHECK(run("{{ [\"it's\", 'say \"x\"', 'a\\nb'] }}") == "[\"it's\", 'say \"x\"', 'a\\nb']");
+}
+
 TEST_CASE("long conversations render within the limits", "[chat]") {
     std::vector<ChatMessage> msgs;
     std::string expected;

@@ -110,10 +110,18 @@ const T* find_in(const T (&table)[N], std::string_view name) {
 
 }  // namespace
 
-const FilterInfo* find_filter(std::string_view name) { return find_in(kFilters, name); }
-const TestInfo* find_test(std::string_view name) { return find_in(kTests, name); }
-const MethodInfo* find_method(std::string_view name) { return find_in(kMethods, name); }
-const FnInfo* find_function(std::string_view name) { return find_in(kFunctions, name); }
+const FilterInfo* find_filter(std::string_view name) {
+    return find_in(kFilters, name);
+}
+const TestInfo* find_test(std::string_view name) {
+    return find_in(kTests, name);
+}
+const MethodInfo* find_method(std::string_view name) {
+    return find_in(kMethods, name);
+}
+const FnInfo* find_function(std::string_view name) {
+    return find_in(kFunctions, name);
+}
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -123,8 +131,12 @@ namespace {
     throw ValueError(what + " does not accept a value of type '" + type_name(v) + "'");
 }
 
-bool given(const Args& a, std::size_t i) { return i < a.size() && a[i].has_value(); }
-const Value& arg(const Args& a, std::size_t i) { return *a[i]; }
+bool given(const Args& a, std::size_t i) {
+    return i < a.size() && a[i].has_value();
+}
+const Value& arg(const Args& a, std::size_t i) {
+    return *a[i];
+}
 
 std::int64_t need_int(const Value& v, const std::string& what) {
     if (!(v.is_int() || v.is_bool())) type_error(what, v);
@@ -168,7 +180,9 @@ std::uint32_t to_lower(std::uint32_t c) {
     return c;
 }
 
-bool is_cased(std::uint32_t c) { return to_upper(c) != c || to_lower(c) != c; }
+bool is_cased(std::uint32_t c) {
+    return to_upper(c) != c || to_lower(c) != c;
+}
 
 // mode: 'U' upper, 'L' lower, 'C' capitalize, 'T' Python str.title(), 'J' Jinja title filter.
 std::string map_case(std::string_view s, char mode, Budget& b) {
@@ -188,7 +202,8 @@ std::string map_case(std::string_view s, char mode, Budget& b) {
             case 'C': m = first ? to_upper(c) : to_lower(c); break;
             case 'T': m = prev_cased ? to_lower(c) : to_upper(c); break;
             case 'J': {
-                const bool sep = is_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+                const bool sep =
+                    is_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
                 m = sep ? c : (after_sep ? to_upper(c) : to_lower(c));
                 after_sep = sep;
                 break;
@@ -345,7 +360,8 @@ List iterate(const Value& v, Budget& b) {
         case Value::Kind::list: b.charge(v.items().size()); return v.items();
         case Value::Kind::string: {
             List out;
-            for (std::string_view cp : code_points(v.str())) out.push_back(Value::string(std::string(cp)));
+            for (std::string_view cp : code_points(v.str()))
+                out.push_back(Value::string(std::string(cp)));
             b.charge(out.size());
             return out;
         }
@@ -374,7 +390,8 @@ Value attribute_of(const Value& item, const Value& path_v) {
     std::size_t start = 0;
     for (;;) {
         const std::size_t dot = path.find('.', start);
-        const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        const std::string key =
+            path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         const Value* next = cur.find(key);
         if (!next) return Value();
         cur = *next;
@@ -404,21 +421,28 @@ std::optional<double> parse_double(const std::string& s) {
 Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
     b.charge(1);
     switch (f) {
-        case Filter::trim: return make_string(strip(to_str(v, b), given(a, 0) ? a[0] : std::nullopt, true, true, b), b);
+        case Filter::trim:
+            return make_string(
+                strip(to_str(v, b), given(a, 0) ? a[0] : std::nullopt, true, true, b), b);
         case Filter::length:
             switch (v.kind()) {
-                case Value::Kind::string: b.charge(v.str().size() / 64); return Value::integer(std::int64_t(code_point_count(v.str())));
+                case Value::Kind::string:
+                    b.charge(v.str().size() / 64);
+                    return Value::integer(std::int64_t(code_point_count(v.str())));
                 case Value::Kind::list: return Value::integer(std::int64_t(v.items().size()));
                 case Value::Kind::dict: return Value::integer(std::int64_t(v.entries().size()));
                 case Value::Kind::undefined: return Value::integer(0);
-                default: throw ValueError(std::string("object of type '") + type_name(v) + "' has no length");
+                default:
+                    throw ValueError(std::string("object of type '") + type_name(v) +
+                                     "' has no length");
             }
         case Filter::upper: return make_string(map_case(to_str(v, b), 'U', b), b);
         case Filter::lower: return make_string(map_case(to_str(v, b), 'L', b), b);
         case Filter::capitalize: return make_string(map_case(to_str(v, b), 'C', b), b);
         case Filter::title: return make_string(map_case(to_str(v, b), 'J', b), b);
         case Filter::default_: {
-            const bool use_default = v.is_undefined() || (given(a, 1) && truthy(arg(a, 1)) && !truthy(v));
+            const bool use_default =
+                v.is_undefined() || (given(a, 1) && truthy(arg(a, 1)) && !truthy(v));
             if (!use_default) return v;
             return given(a, 0) ? arg(a, 0) : Value::string("");
         }
@@ -437,7 +461,8 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
             std::string out;
             bool first = true;
             for (const Value& item : iterate(v, b)) {
-                const std::string piece = to_str(given(a, 1) ? attribute_of(item, arg(a, 1)) : item, b);
+                const std::string piece =
+                    to_str(given(a, 1) ? attribute_of(item, arg(a, 1)) : item, b);
                 b.check_bytes(out.size() + sep.size() + piece.size());
                 b.charge(1 + (sep.size() + piece.size()) / 64);
                 if (!first) out += sep;
@@ -457,20 +482,24 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
         case Filter::replace: {
             const std::int64_t count =
                 (given(a, 2) && !arg(a, 2).is_none()) ? need_int(arg(a, 2), "replace(count)") : -1;
-            return make_string(replace(to_str(v, b), to_str(arg(a, 0), b), to_str(arg(a, 1), b), count, b), b);
+            return make_string(
+                replace(to_str(v, b), to_str(arg(a, 0), b), to_str(arg(a, 1), b), count, b), b);
         }
         case Filter::string: return make_string(to_str(v, b), b);
         case Filter::safe: return v;
         case Filter::int_:
         case Filter::float_: {
             const bool to_int = f == Filter::int_;
-            const Value fallback = given(a, 0) ? arg(a, 0) : (to_int ? Value::integer(0) : Value::floating(0.0));
+            const Value fallback =
+                given(a, 0) ? arg(a, 0) : (to_int ? Value::integer(0) : Value::floating(0.0));
             std::optional<double> d;
             if (v.is_int() || v.is_bool()) {
                 return to_int ? Value::integer(v.as_int()) : Value::floating(double(v.as_int()));
             }
-            if (v.is_float()) d = v.as_double();
-            else if (v.is_string()) d = parse_double(v.str());
+            if (v.is_float())
+                d = v.as_double();
+            else if (v.is_string())
+                d = parse_double(v.str());
             if (!d || std::isnan(*d)) return fallback;
             if (!to_int) return Value::floating(*d);
             if (!(std::fabs(*d) < 9.2e18)) return fallback;
@@ -480,7 +509,8 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
             if (v.is_float()) return Value::floating(std::fabs(v.as_double()));
             if (v.is_int() || v.is_bool()) {
                 const std::int64_t i = v.as_int();
-                if (i == std::numeric_limits<std::int64_t>::min()) throw ValueError("abs(): integer overflow");
+                if (i == std::numeric_limits<std::int64_t>::min())
+                    throw ValueError("abs(): integer overflow");
                 return Value::integer(i < 0 ? -i : i);
             }
             type_error("filter 'abs'", v);
@@ -491,7 +521,8 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
                 b.charge(cps.size());
                 std::string out;
                 out.reserve(v.str().size());
-                for (auto it = cps.rbegin(); it != cps.rend(); ++it) out.append(it->data(), it->size());
+                for (auto it = cps.rbegin(); it != cps.rend(); ++it)
+                    out.append(it->data(), it->size());
                 return Value::string(std::move(out));
             }
             List items = iterate(v, b);
@@ -501,7 +532,8 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
             if (v.is_undefined()) return Value::list({});
             if (!v.is_dict()) type_error("filter 'items'", v);
             List out;
-            for (const auto& kv : v.entries()) out.push_back(Value::list({Value::string(kv.first), kv.second}));
+            for (const auto& kv : v.entries())
+                out.push_back(Value::list({Value::string(kv.first), kv.second}));
             b.charge(out.size());
             return Value::list(std::move(out));
         }
@@ -510,10 +542,14 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
             List out, keys;
             for (const Value& item : iterate(v, b)) {
                 Value key = given(a, 1) ? attribute_of(item, arg(a, 1)) : item;
-                if (!case_sensitive && key.is_string()) key = Value::string(map_case(key.str(), 'L', b));
+                if (!case_sensitive && key.is_string())
+                    key = Value::string(map_case(key.str(), 'L', b));
                 bool seen = false;
                 for (const Value& k : keys)
-                    if (equals(k, key, b)) { seen = true; break; }
+                    if (equals(k, key, b)) {
+                        seen = true;
+                        break;
+                    }
                 if (!seen) {
                     keys.push_back(std::move(key));
                     out.push_back(item);
@@ -526,7 +562,9 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
             const TestInfo* test = nullptr;
             if (given(a, 1)) {
                 test = find_test(need_str(arg(a, 1), "selectattr(test)"));
-                if (!test) throw ValueError("unknown test '" + arg(a, 1).str() + "' in selectattr/rejectattr");
+                if (!test)
+                    throw ValueError("unknown test '" + arg(a, 1).str() +
+                                     "' in selectattr/rejectattr");
             }
             Args targs;
             if (given(a, 2)) targs.push_back(a[2]);
@@ -556,7 +594,8 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
             if (!inner || inner->sig.required > 0 || inner->id == Filter::map)
                 throw ValueError("map(): filter '" + arg(a, 0).str() + "' cannot be mapped");
             Args none(std::size_t(inner->sig.count()));
-            for (const Value& item : iterate(v, b)) out.push_back(apply_filter(inner->id, item, none, b));
+            for (const Value& item : iterate(v, b))
+                out.push_back(apply_filter(inner->id, item, none, b));
             return Value::list(std::move(out));
         }
     }
@@ -582,15 +621,28 @@ bool apply_test(Test t, const Value& v, const Args& a, Budget& b) {
         case Test::true_: return v.is_bool() && v.as_bool();
         case Test::false_: return v.is_bool() && !v.as_bool();
         case Test::even:
-        case Test::odd: {
-            const std::int64_t i = need_int(v, std::string("test '") + (t == Test::even ? "even" : "odd") + "'");
-            return (i % 2 == 0) == (t == Test::even);
-        }
+        case Test::odd:
         case Test::divisibleby: {
-            const std::int64_t n = need_int(arg(a, 0), "test 'divisibleby'");
-            if (n == 0) throw ValueError("divisibleby(0)");
-            if (n == -1) return true;
-            return need_int(v, "test 'divisibleby'") % n == 0;
+            // Python's `value % n == r`, so floats work too (2.0 is even, 2.5 is neither).
+            const Value n = t == Test::divisibleby ? arg(a, 0) : Value::integer(2);
+            const std::int64_t want = t == Test::odd ? 1 : 0;
+            const char* what = t == Test::even
+                                   ? "test 'even'"
+                                   : (t == Test::odd ? "test 'odd'" : "test 'divisibleby'");
+            if (!v.is_number()) type_error(what, v);
+            if (!n.is_number()) type_error(what, n);
+            if (v.is_float() || n.is_float()) {
+                if (n.as_double() == 0.0) throw ValueError("divisibleby(0)");
+                double m = std::fmod(v.as_double(), n.as_double());
+                if (m != 0.0 && ((m < 0) != (n.as_double() < 0))) m += n.as_double();
+                return m == double(want);
+            }
+            const std::int64_t x = v.as_int(), d = n.as_int();
+            if (d == 0) throw ValueError("divisibleby(0)");
+            if (d == -1) return want == 0;
+            std::int64_t m = x % d;
+            if (m != 0 && ((m < 0) != (d < 0))) m += d;
+            return m == want;
         }
         case Test::eq: return equals(v, arg(a, 0), b);
         case Test::ne: return !equals(v, arg(a, 0), b);
@@ -609,15 +661,18 @@ Value call_method(Method m, std::string_view name, const Value& v, const Args& a
     b.charge(1);
     const std::string what = "." + std::string(name) + "()";
     if (m == Method::unknown)
-        throw ValueError("'" + std::string(type_name(v)) + "' has no method '" + std::string(name) + "'");
+        throw ValueError("'" + std::string(type_name(v)) + "' has no method '" + std::string(name) +
+                         "'");
     if (m == Method::items || m == Method::keys || m == Method::values || m == Method::get) {
         if (!v.is_dict())
-            throw ValueError("'" + std::string(type_name(v)) + "' has no method '" + std::string(name) + "'");
+            throw ValueError("'" + std::string(type_name(v)) + "' has no method '" +
+                             std::string(name) + "'");
         b.charge(v.entries().size());
         List out;
         switch (m) {
             case Method::items:
-                for (const auto& kv : v.entries()) out.push_back(Value::list({Value::string(kv.first), kv.second}));
+                for (const auto& kv : v.entries())
+                    out.push_back(Value::list({Value::string(kv.first), kv.second}));
                 return Value::list(std::move(out));
             case Method::keys:
                 for (const auto& kv : v.entries()) out.push_back(Value::string(kv.first));
@@ -632,13 +687,22 @@ Value call_method(Method m, std::string_view name, const Value& v, const Args& a
             }
         }
     }
+    if (m == Method::count && v.is_list()) {   // list.count(x)
+        std::int64_t n = 0;
+        for (const Value& x : v.items()) n += equals(x, arg(a, 0), b) ? 1 : 0;
+        return Value::integer(n);
+    }
     if (!v.is_string())
-        throw ValueError("'" + std::string(type_name(v)) + "' has no method '" + std::string(name) + "'");
+        throw ValueError("'" + std::string(type_name(v)) + "' has no method '" + std::string(name) +
+                         "'");
     const std::string& s = v.str();
     switch (m) {
-        case Method::strip: return Value::string(strip(s, given(a, 0) ? a[0] : std::nullopt, true, true, b));
-        case Method::lstrip: return Value::string(strip(s, given(a, 0) ? a[0] : std::nullopt, true, false, b));
-        case Method::rstrip: return Value::string(strip(s, given(a, 0) ? a[0] : std::nullopt, false, true, b));
+        case Method::strip:
+            return Value::string(strip(s, given(a, 0) ? a[0] : std::nullopt, true, true, b));
+        case Method::lstrip:
+            return Value::string(strip(s, given(a, 0) ? a[0] : std::nullopt, true, false, b));
+        case Method::rstrip:
+            return Value::string(strip(s, given(a, 0) ? a[0] : std::nullopt, false, true, b));
         case Method::startswith:
         case Method::endswith: {
             b.charge(1);
@@ -659,23 +723,29 @@ Value call_method(Method m, std::string_view name, const Value& v, const Args& a
         case Method::lower: return Value::string(map_case(s, 'L', b));
         case Method::title: return Value::string(map_case(s, 'T', b));
         case Method::capitalize: return Value::string(map_case(s, 'C', b));
-        case Method::split: return split(s, given(a, 0) ? a[0] : std::nullopt, given(a, 1) ? a[1] : std::nullopt, b);
+        case Method::split:
+            return split(s, given(a, 0) ? a[0] : std::nullopt, given(a, 1) ? a[1] : std::nullopt,
+                         b);
         case Method::replace: {
             const std::int64_t count = given(a, 2) ? need_int(arg(a, 2), what) : -1;
-            return make_string(replace(s, need_str(arg(a, 0), what), need_str(arg(a, 1), what), count, b), b);
+            return make_string(
+                replace(s, need_str(arg(a, 0), what), need_str(arg(a, 1), what), count, b), b);
         }
         case Method::find: {
             b.charge(1 + s.size() / 16);
             const std::size_t hit = s.find(need_str(arg(a, 0), what));
             if (hit == std::string::npos) return Value::integer(-1);
-            return Value::integer(std::int64_t(code_point_count(std::string_view(s).substr(0, hit))));
+            return Value::integer(
+                std::int64_t(code_point_count(std::string_view(s).substr(0, hit))));
         }
         case Method::count: {
             b.charge(1 + s.size() / 16);
             const std::string& sub = need_str(arg(a, 0), what);
             if (sub.empty()) return Value::integer(std::int64_t(code_point_count(s)) + 1);
             std::int64_t n = 0;
-            for (std::size_t p = s.find(sub); p != std::string::npos; p = s.find(sub, p + sub.size())) ++n;
+            for (std::size_t p = s.find(sub); p != std::string::npos;
+                 p = s.find(sub, p + sub.size()))
+                ++n;
             return Value::integer(n);
         }
         case Method::join: {
@@ -683,7 +753,8 @@ Value call_method(Method m, std::string_view name, const Value& v, const Args& a
             bool first = true;
             for (const Value& item : iterate(arg(a, 0), b)) {
                 if (!item.is_string())
-                    throw ValueError(std::string(".join(): expected str items, found '") + type_name(item) + "'");
+                    throw ValueError(std::string(".join(): expected str items, found '") +
+                                     type_name(item) + "'");
                 b.check_bytes(out.size() + s.size() + item.str().size());
                 b.charge(1 + (s.size() + item.str().size()) / 64);
                 if (!first) out += s;
@@ -694,7 +765,8 @@ Value call_method(Method m, std::string_view name, const Value& v, const Args& a
         }
         default: break;
     }
-    throw ValueError("'" + std::string(type_name(v)) + "' has no method '" + std::string(name) + "'");
+    throw ValueError("'" + std::string(type_name(v)) + "' has no method '" + std::string(name) +
+                     "'");
 }
 
 // ---- range ---------------------------------------------------------------------------------

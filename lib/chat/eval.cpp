@@ -53,6 +53,29 @@ I64 floor_mod(I64 a, I64 b) {
     return m;
 }
 
+// Python's float divmod: floor(1 / 0.1) is 10 but 1 // 0.1 is 9.0, and a zero
+// remainder takes the divisor's sign. Divisor must be non-zero.
+std::pair<double, double> float_divmod(double x, double y) {
+    double mod = std::fmod(x, y);
+    double div = (x - mod) / y;
+    if (mod != 0.0) {
+        if ((y < 0) != (mod < 0)) {
+            mod += y;
+            div -= 1.0;
+        }
+    } else {
+        mod = std::copysign(0.0, y);
+    }
+    double floordiv;
+    if (div != 0.0) {
+        floordiv = std::floor(div);
+        if (div - floordiv > 0.5) floordiv += 1.0;
+    } else {
+        floordiv = std::copysign(0.0, x / y);
+    }
+    return {floordiv, mod};
+}
+
 Value repeat(const Value& seq, I64 n, Budget& b) {
     if (n < 0) n = 0;
     if (seq.is_string()) {
@@ -98,15 +121,11 @@ Value arithmetic(Op op, const Value& l, const Value& r, Budget& b) {
             case Op::floordiv:
                 if (ints) return Value::integer(floor_div(x, y));
                 if (fy == 0.0) throw ValueError("float floor division by zero");
-                return Value::floating(std::floor(fx / fy));
+                return Value::floating(float_divmod(fx, fy).first);
             case Op::mod:
                 if (ints) return Value::integer(floor_mod(x, y));
                 if (fy == 0.0) throw ValueError("float modulo by zero");
-                {
-                    double m = std::fmod(fx, fy);
-                    if (m != 0.0 && ((m < 0) != (fy < 0))) m += fy;
-                    return Value::floating(m);
-                }
+                return Value::floating(float_divmod(fx, fy).second);
             case Op::pow: {
                 if (!ints || y < 0) return Value::floating(std::pow(fx, fy));
                 I64 result = 1, base = x, e = y;
@@ -133,8 +152,10 @@ Value arithmetic(Op op, const Value& l, const Value& r, Budget& b) {
         return Value::list(std::move(out));
     }
     if (op == Op::mul) {
-        if ((l.is_string() || l.is_list()) && (r.is_int() || r.is_bool())) return repeat(l, r.as_int(), b);
-        if ((r.is_string() || r.is_list()) && (l.is_int() || l.is_bool())) return repeat(r, l.as_int(), b);
+        if ((l.is_string() || l.is_list()) && (r.is_int() || r.is_bool()))
+            return repeat(l, r.as_int(), b);
+        if ((r.is_string() || r.is_list()) && (l.is_int() || l.is_bool()))
+            return repeat(r, l.as_int(), b);
     }
     if (op == Op::mod && l.is_string())
         throw ValueError("printf-style string formatting ('...' % value) is not supported");
@@ -142,12 +163,13 @@ Value arithmetic(Op op, const Value& l, const Value& r, Budget& b) {
 }
 
 // Python slice bounds for a sequence of n items; returns the selected indices.
-std::vector<std::size_t> slice_indices(std::size_t n_items, const Value* start_v, const Value* stop_v,
-                                       const Value* step_v) {
+std::vector<std::size_t> slice_indices(std::size_t n_items, const Value* start_v,
+                                       const Value* stop_v, const Value* step_v) {
     auto get = [](const Value* v, const char* what) -> std::optional<I64> {
         if (!v || v->is_none() || v->is_undefined()) return std::nullopt;
         if (!(v->is_int() || v->is_bool()))
-            throw ValueError(std::string("slice ") + what + " must be an integer, not '" + type_name(*v) + "'");
+            throw ValueError(std::string("slice ") + what + " must be an integer, not '" +
+                             type_name(*v) + "'");
         return v->as_int();
     };
     const I64 n = I64(n_items);
@@ -165,7 +187,8 @@ std::vector<std::size_t> slice_indices(std::size_t n_items, const Value* start_v
     if (step > 0) {
         const I64 start = clamp(get(start_v, "start"), 0, 0, n);
         const I64 stop = clamp(get(stop_v, "stop"), n, 0, n);
-        for (I64 i = start; i < stop; i = (stop - i > step) ? i + step : stop) out.push_back(std::size_t(i));
+        for (I64 i = start; i < stop; i = (stop - i > step) ? i + step : stop)
+            out.push_back(std::size_t(i));
     } else {
         const I64 start = clamp(get(start_v, "start"), n - 1, -1, n - 1);
         const I64 stop = clamp(get(stop_v, "stop"), -1, -1, n - 1);
@@ -250,8 +273,10 @@ private:
             case StmtKind::text: emit(s.text); return Flow::normal;
             case StmtKind::output: {
                 const Value v = eval(*s.expr);
-                if (v.is_string()) emit(v.str());
-                else emit(to_str(v, b_));
+                if (v.is_string())
+                    emit(v.str());
+                else
+                    emit(to_str(v, b_));
                 return Flow::normal;
             }
             case StmtKind::if_:
@@ -264,8 +289,8 @@ private:
                 if (!s.attr.empty()) {
                     const Value* target = lookup(s.targets[0]);
                     if (!target || !target->is_namespace())
-                        throw ValueError("'{% set " + s.targets[0] + "." + s.attr +
-                                         " %}' needs '" + s.targets[0] + "' to be a namespace()");
+                        throw ValueError("'{% set " + s.targets[0] + "." + s.attr + " %}' needs '" +
+                                         s.targets[0] + "' to be a namespace()");
                     target->ns_set(s.attr, std::move(v));
                 } else {
                     bind(frames_.back(), s.targets, v);
@@ -303,7 +328,8 @@ private:
             case Value::Kind::list: break;   // iterated in place, not copied
             case Value::Kind::string: {
                 List chars;
-                for (std::string_view cp : code_points(seq.str())) chars.push_back(Value::string(std::string(cp)));
+                for (std::string_view cp : code_points(seq.str()))
+                    chars.push_back(Value::string(std::string(cp)));
                 seq = Value::list(std::move(chars));
                 break;
             }
@@ -314,7 +340,8 @@ private:
                 break;
             }
             case Value::Kind::undefined: seq = Value::list({}); break;   // Jinja: empty
-            default: throw ValueError(std::string("'") + type_name(seq) + "' object is not iterable");
+            default:
+                throw ValueError(std::string("'") + type_name(seq) + "' object is not iterable");
         }
         b_.charge(seq.items().size());
         FrameGuard guard(frames_);
@@ -330,6 +357,9 @@ private:
         const List& items = seq.items();
         const std::size_t n = items.size();
         const Value loop = s.uses_loop ? Value::make_loop(seq) : Value();
+        // Jinja runs the else block unless some iteration reached the end of the body,
+        // so a break or continue before that still leads to it (unlike Python's for-else).
+        bool run_else = true;
         for (std::size_t i = 0; i < n; ++i) {
             b_.charge(1);
             Dict& frame = frames_.back();
@@ -341,8 +371,9 @@ private:
             }
             const Flow f = exec(s.body);
             if (f == Flow::break_) break;
+            if (f == Flow::normal) run_else = false;
         }
-        if (n == 0) {
+        if (run_else && !s.else_body.empty()) {
             frames_.back().clear();
             return exec(s.else_body);
         }
@@ -361,8 +392,10 @@ private:
         Args out;
         out.reserve(e.args.size() - skip);
         for (std::size_t i = skip; i < e.args.size(); ++i) {
-            if (e.args[i]) out.emplace_back(eval(*e.args[i]));
-            else out.emplace_back(std::nullopt);
+            if (e.args[i])
+                out.emplace_back(eval(*e.args[i]));
+            else
+                out.emplace_back(std::nullopt);
         }
         return out;
     }
@@ -434,14 +467,16 @@ private:
             case ExprKind::unary: {
                 const Value v = eval(*e.args[0]);
                 if (e.op == Op::not_) return Value::boolean(!truthy(v));
-                if (v.is_float()) return Value::floating(e.op == Op::neg ? -v.as_double() : v.as_double());
+                if (v.is_float())
+                    return Value::floating(e.op == Op::neg ? -v.as_double() : v.as_double());
                 if (v.is_int() || v.is_bool()) {
                     if (e.op == Op::pos) return Value::integer(v.as_int());
-                    if (v.as_int() == std::numeric_limits<I64>::min()) throw ValueError("integer overflow");
+                    if (v.as_int() == std::numeric_limits<I64>::min())
+                        throw ValueError("integer overflow");
                     return Value::integer(-v.as_int());
                 }
-                throw ValueError(std::string("bad operand type for unary ") + (e.op == Op::neg ? "-" : "+") +
-                                 ": '" + type_name(v) + "'");
+                throw ValueError(std::string("bad operand type for unary ") +
+                                 (e.op == Op::neg ? "-" : "+") + ": '" + type_name(v) + "'");
             }
             case ExprKind::binary: {
                 const Value l = eval(*e.args[0]);
@@ -474,7 +509,8 @@ private:
             }
             case ExprKind::test: {
                 const Value subject = eval(*e.args[0]);
-                return Value::boolean(apply_test(e.test, subject, eval_args(e, 1), b_) != e.negated);
+                return Value::boolean(apply_test(e.test, subject, eval_args(e, 1), b_) !=
+                                      e.negated);
             }
         }
         throw ValueError("unhandled expression");
