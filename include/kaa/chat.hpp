@@ -48,6 +48,8 @@ struct ChatTemplateSyntax {
 
 // A parsed chat template: parse once, render many times. Immutable; render() may be
 // called from any number of threads at once. Cheap to copy (shares the parsed form).
+// Templates are treated as untrusted: nesting, output size and total work are bounded,
+// so parse() and render() need at most about 128 KiB of stack in an optimized build.
 class KAA_API ChatTemplate {
 public:
     // Parses Jinja source. Throws Error(template_error) naming the offending construct
