@@ -35,6 +35,10 @@ struct MatmulParams {
     int64_t y_stride;   // floats between rows of y
     int64_t M, N, K;
     int64_t n_begin, n_end;
+    // Q8_0 only, for backends that quantize activations (CpuKernels::quantized_activations):
+    // keep x in f32 instead (weights widened exactly, f32 FMA), giving the f32-tolerance
+    // result at f32-GEMM prefill speed; decode (memory-bound) costs the same either way.
+    bool q8_f32_activations = false;
 };
 
 // Depthwise causal conv1d over T steps, then SiLU, for channels [c_begin, c_end):

@@ -135,8 +135,9 @@ const char* type_name(WeightType t) {
 
 // y (M x y_stride) for rows [nb, ne) of W.
 void run_matmul(const CpuKernels& k, const Weights& w, const float* x, int64_t x_stride, int64_t M,
-                float* y, int64_t y_stride, int64_t nb, int64_t ne) {
+                float* y, int64_t y_stride, int64_t nb, int64_t ne, bool q8_f32 = false) {
     MatmulParams p{};
+    p.q8_f32_activations = q8_f32;
     p.wtype = w.type;
     p.w = w.data.data();
     p.w_row_bytes = w.row_bytes;
@@ -188,15 +189,17 @@ TEMPLATE_TEST_CASE("kernels: matmul matches the scalar reference", "[kernels]", 
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(11);
     for (WeightType t : kAllTypes) {
-        for (int64_t K : k_values(t)) {
+        for (int64_t K : k_values(t))
+        for (bool f32act : {false, true}) {
+            if (f32act && t != WeightType::q8_0) continue;
             const int64_t N = 37, M = K > 1100 ? 5 : 17;
             const Weights w = make_weights(t, N, K, rng);
             const int64_t xs = K + 3, ys = N + 2;  // strides wider than the rows, as in the engine
             const std::vector<float> x = randn(size_t(M * xs), rng);
             std::vector<float> y(size_t(M * ys), -1.0f), yr(size_t(M * ys), -1.0f);
-            run_matmul(*k, w, x.data(), xs, M, y.data(), ys, 0, N);
+            run_matmul(*k, w, x.data(), xs, M, y.data(), ys, 0, N, f32act);
             run_matmul(ref, w, x.data(), xs, M, yr.data(), ys, 0, N);
-            const bool quant = k->quantizes_activations(t);
+            const bool quant = k->quantizes_activations(t) && !f32act;
             double worst = 0;
             for (int64_t m = 0; m < M; ++m)
                 for (int64_t n = 0; n < N; ++n) {
@@ -221,7 +224,8 @@ TEMPLATE_TEST_CASE("kernels: matmul matches the scalar reference", "[kernels]", 
                     }
                     worst = std::max(worst, err);
                 }
-            INFO(type_name(t) << " K " << K << " M " << M << ": worst error / tolerance " << worst);
+            INFO(type_name(t) << (f32act ? " (f32 activations)" : "") << " K " << K << " M " << M
+                              << ": worst error / tolerance " << worst);
             CHECK(worst <= 1.0);
             // padding between rows untouched
             for (int64_t m = 0; m < M; ++m) CHECK(y[size_t(m * ys + N)] == -1.0f);
@@ -234,23 +238,35 @@ TEMPLATE_TEST_CASE("kernels: matmul rows are bitwise independent of M and the ro
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(5);
     for (WeightType t : kAllTypes) {
-        for (int64_t K : {t == WeightType::q8_0 ? int64_t(96) : int64_t(101), int64_t(2080)}) {
+        for (int64_t K : {t == WeightType::q8_0 ? int64_t(96) : int64_t(101), int64_t(2080)})
+        for (bool f32act : {false, true}) {
+            if (f32act && t != WeightType::q8_0) continue;
             const int64_t N = 53, M = 17;
             const Weights w = make_weights(t, N, K, rng);
             const std::vector<float> x = randn(size_t(M * K), rng);
             std::vector<float> full(size_t(M * N));
-            run_matmul(*k, w, x.data(), K, M, full.data(), N, 0, N);
-            INFO(type_name(t) << " K " << K);
+            auto run = [&](const float* xx, int64_t mm, float* yy, int64_t nb, int64_t ne) {
+                run_matmul(*k, w, xx, K, mm, yy, N, nb, ne, f32act);
+            };
+            run(x.data(), M, full.data(), 0, N);
+            INFO(type_name(t) << (f32act ? " (f32 activations)" : "") << " K " << K);
+            if (f32act) {  // exactly the F32 path on the dequantized weights
+                Weights wf{WeightType::f32, N, K, size_t(K) * 4, std::vector<uint8_t>(size_t(N * K) * 4), w.deq};
+                std::memcpy(wf.data.data(), w.deq.data(), wf.data.size());
+                std::vector<float> yf(size_t(M * N));
+                run_matmul(*k, wf, x.data(), K, M, yf.data(), N, 0, N);
+                CHECK(same_bits(yf, full));
+            }
             // GEMV of each row, and GEMMs over other M and offsets
             for (int64_t m = 0; m < M; ++m) {
                 std::vector<float> one(static_cast<size_t>(N));
-                run_matmul(*k, w, x.data() + m * K, K, 1, one.data(), N, 0, N);
+                run(x.data() + m * K, 1, one.data(), 0, N);
                 CHECK(same_bits(one, std::vector<float>(full.begin() + m * N, full.begin() + (m + 1) * N)));
             }
             for (int64_t m0 : {1, 4}) {
                 for (int64_t mm : {2, 3, 7, 9}) {
                     std::vector<float> part(size_t(mm * N));
-                    run_matmul(*k, w, x.data() + m0 * K, K, mm, part.data(), N, 0, N);
+                    run(x.data() + m0 * K, mm, part.data(), 0, N);
                     CHECK(same_bits(part, std::vector<float>(full.begin() + m0 * N, full.begin() + (m0 + mm) * N)));
                 }
             }
@@ -259,7 +275,7 @@ TEMPLATE_TEST_CASE("kernels: matmul rows are bitwise independent of M and the ro
                  {std::vector<int64_t>{0, 16, 48, N}, std::vector<int64_t>{0, 1, 6, 7, 30, 31, N}}) {
                 std::vector<float> split(size_t(M * N), 0.0f);
                 for (size_t i = 0; i + 1 < cuts.size(); ++i)
-                    run_matmul(*k, w, x.data(), K, M, split.data(), N, cuts[i], cuts[i + 1]);
+                    run(x.data(), M, split.data(), cuts[i], cuts[i + 1]);
                 CHECK(same_bits(split, full));
             }
         }

@@ -149,7 +149,8 @@ const char* type_name(WeightType t) {
 }
 
 // ---- matmul -----------------------------------------------------------------------------------
-void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, int64_t K, int64_t M, int threads) {
+void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, int64_t K, int64_t M, int threads,
+               bool q8_f32_activations) {
     const CpuKernels* k = backend(isa);
     if (!k) return st.SkipWithError(("no " + isa + " on this CPU/build").c_str());
     const Matrix& w = matrix(t, N, K, /*streamed=*/M == 1);
@@ -166,6 +167,7 @@ void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, i
     p.M = M;
     p.N = N;
     p.K = K;
+    p.q8_f32_activations = q8_f32_activations;
     auto& tp = pool(threads);
     size_t copy = 0;
     for (auto _ : st) {
@@ -328,9 +330,16 @@ void register_all() {
                     for (int threads : {1, 2}) {
                         const std::string name = std::string(M == 1 ? "gemv" : "gemm") + "/" + type_name(t) + "/" +
                                                  s.name + "/" + isa + "/threads:" + std::to_string(threads);
-                        timing(benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s.N, s.K, M, threads),
+                        timing(benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s.N, s.K, M, threads,
+                                                            false),
                                threads)
                             ->Unit(benchmark::kMillisecond);
+                        // Q8_0 with MatmulParams::q8_f32_activations (exact mode), big shapes
+                        if (t == WeightType::q8_0 && isa != "scalar" && s.N * s.K >= 4096 * 8192)
+                            timing(benchmark::RegisterBenchmark((name + "/f32_activations").c_str(), bm_matmul, isa,
+                                                                t, s.N, s.K, M, threads, true),
+                                   threads)
+                                ->Unit(benchmark::kMillisecond);
                     }
                 }
     for (const std::string& isa : isas)

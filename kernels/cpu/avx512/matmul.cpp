@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/avx512/vec512.hpp"
 #include "kernels/cpu/gemm_driver.hpp"
+#include "kernels/cpu/scratch.hpp"
 #include "kernels/kernels.hpp"
 
 namespace kaa::kernels::avx512 {
@@ -53,6 +54,21 @@ struct LoadBF16 {
     }
     static __m512 load(const uint8_t* row, int64_t k, __mmask16 m) {
         return load_bf16(reinterpret_cast<const uint16_t*>(row) + k, m);
+    }
+};
+
+// Q8_0 widened to f32 (q * d is exact): 16 elements never straddle a 32-block.
+struct LoadQ8 {
+    static constexpr int kBytes = 1;  // only used for the GEMV prefetch distance
+    static __m512 load(const uint8_t* row, int64_t k) {
+        const uint8_t* blk = row + (k / 32) * 34;
+        uint16_t h;
+        std::memcpy(&h, blk, 2);
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + (k & 31)));
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(_cvtsh_ss(h)));
+    }
+    static __m512 load(const uint8_t* row, int64_t k, __mmask16 m) {  // K % 32 == 0: no tail in practice
+        return _mm512_maskz_mov_ps(m, load(row, k));
     }
 };
 
@@ -108,13 +124,58 @@ struct FloatKern {
     }
 };
 
+// GEMM (M > 1): the block of NB rows x KC and the TT tokens' x chunk are first copied
+// into scratch panels as f32 (F16/BF16 widened once per block instead of once per token
+// block), with row strides of KC + 16 floats: rows of the model's matrices are often
+// 2^k bytes apart, which maps the R + TT streams of the micro kernel onto the same L1
+// sets. Conversion and copies are exact, so the panels give the same bits as GEMV.
+template <class L>
+void gemm_float_packed(const MatmulParams& p) {
+    using K32 = FloatKern<LoadF32>;
+    constexpr int64_t KC = K32::KC, NB = K32::NB, T = K32::T, stride = KC + 16;
+    auto* wp = static_cast<float*>(thread_scratch(2, size_t(NB * stride) * sizeof(float)));
+    auto* xp = static_cast<float*>(thread_scratch(3, size_t(T * stride) * sizeof(float)));
+    const auto* w = static_cast<const uint8_t*>(p.w);
+    for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += NB) {
+        const int64_t rows = imin(NB, p.n_end - n0);
+        for (int64_t k0 = 0; k0 < p.K; k0 += KC) {
+            const int64_t len = imin(KC, p.K - k0);
+            for (int64_t r = 0; r < rows; ++r) {
+                const uint8_t* src = w + size_t(n0 + r) * p.w_row_bytes;
+                float* dst = wp + r * stride;
+                int64_t k = 0;
+                for (; k + 16 <= len; k += 16) _mm512_storeu_ps(dst + k, L::load(src, k0 + k));
+                if (k < len) _mm512_mask_storeu_ps(dst + k, lanes16(len - k), L::load(src, k0 + k, lanes16(len - k)));
+            }
+            for (int64_t m0 = 0; m0 < p.M; m0 += T) {
+                const int tt = int(imin(T, p.M - m0));
+                for (int t = 0; t < tt; ++t) std::memcpy(xp + t * stride, p.x + (m0 + t) * p.x_stride + k0, size_t(len) * 4);
+                const FloatCtx c{reinterpret_cast<const uint8_t*>(wp), size_t(stride) * 4, xp, stride,
+                                 p.y + m0 * p.y_stride + n0, p.y_stride};
+                for (int64_t n = 0; n < rows; n += K32::R) {
+                    const int rr = int(imin(K32::R, rows - n));
+                    pick_gemm<K32>(rr, tt, std::make_integer_sequence<int, K32::R>{})(c, n, 0, 0, len, k0 == 0);
+                }
+            }
+        }
+    }
+}
+
 void matmul_float(const MatmulParams& p) {
     const FloatCtx c{static_cast<const uint8_t*>(p.w), p.w_row_bytes, p.x, p.x_stride, p.y, p.y_stride};
+    if (p.M > 1) {
+        switch (p.wtype) {
+            case WeightType::f32: gemm_float_packed<LoadF32>(p); return;
+            case WeightType::f16: gemm_float_packed<LoadF16>(p); return;
+            case WeightType::bf16: gemm_float_packed<LoadBF16>(p); return;
+            case WeightType::q8_0: gemm_float_packed<LoadQ8>(p); return;  // f32-activation mode
+        }
+    }
     switch (p.wtype) {
         case WeightType::f32: run_gemm<FloatKern<LoadF32>>(c, p.M, p.K, p.n_begin, p.n_end); break;
         case WeightType::f16: run_gemm<FloatKern<LoadF16>>(c, p.M, p.K, p.n_begin, p.n_end); break;
         case WeightType::bf16: run_gemm<FloatKern<LoadBF16>>(c, p.M, p.K, p.n_begin, p.n_end); break;
-        case WeightType::q8_0: break;  // routed elsewhere
+        case WeightType::q8_0: run_gemm<FloatKern<LoadQ8>>(c, p.M, p.K, p.n_begin, p.n_end); break;
     }
 }
 
@@ -122,7 +183,7 @@ void matmul_float(const MatmulParams& p) {
 
 void matmul_plain(const MatmulParams& p) {
     if (p.n_begin >= p.n_end || p.M <= 0) return;
-    if (p.wtype == WeightType::q8_0)
+    if (p.wtype == WeightType::q8_0 && !p.q8_f32_activations)
         matmul_q8_plain(p);
     else
         matmul_float(p);
@@ -130,7 +191,7 @@ void matmul_plain(const MatmulParams& p) {
 
 void matmul_vnni(const MatmulParams& p) {
     if (p.n_begin >= p.n_end || p.M <= 0) return;
-    if (p.wtype == WeightType::q8_0)
+    if (p.wtype == WeightType::q8_0 && !p.q8_f32_activations)
         matmul_q8_vnni(p);
     else
         matmul_float(p);
