@@ -1,5 +1,6 @@
-// AVX2 matmul for F32 / F16 / BF16 weights (activations stay f32), row dequantization,
-// and the matmul entry points that route Q8_0 to matmul_q8.hpp.
+// AVX2 matmul for F32 / F16 / BF16 weights (activations stay f32; also Q8_0 when
+// MatmulParams::q8_f32_activations asks for it), row dequantization, and the matmul
+// entry points that route Q8_0 to matmul_q8.hpp.
 //
 // Same scheme as avx512/matmul.cpp with 8 lanes: one 8-lane accumulator per output,
 // acc += W[n, k..k+7] * x[m, k..k+7], a K tail of fewer than 8 zero-padded, chunks of
@@ -162,10 +163,10 @@ void matmul_float(const MatmulParams& p) {
         }
     }
     switch (p.wtype) {
-        case WeightType::f32: run_gemm<FloatKern<LoadF32>>(c, p.M, p.K, p.n_begin, p.n_end); break;
-        case WeightType::f16: run_gemm<FloatKern<LoadF16>>(c, p.M, p.K, p.n_begin, p.n_end); break;
-        case WeightType::bf16: run_gemm<FloatKern<LoadBF16>>(c, p.M, p.K, p.n_begin, p.n_end); break;
-        case WeightType::q8_0: run_gemm<FloatKern<LoadQ8>>(c, p.M, p.K, p.n_begin, p.n_end); break;
+        case WeightType::f32: run_gemv<FloatKern<LoadF32>>(c, p.K, p.n_begin, p.n_end); break;
+        case WeightType::f16: run_gemv<FloatKern<LoadF16>>(c, p.K, p.n_begin, p.n_end); break;
+        case WeightType::bf16: run_gemv<FloatKern<LoadBF16>>(c, p.K, p.n_begin, p.n_end); break;
+        case WeightType::q8_0: run_gemv<FloatKern<LoadQ8>>(c, p.K, p.n_begin, p.n_end); break;
     }
 }
 

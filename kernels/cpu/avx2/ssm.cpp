@@ -5,7 +5,7 @@
 //
 // Per-channel rows (state, A, conv weights: channel-major) are turned into per-lane
 // vectors ("columns") when a group starts and back when it ends: an 8 x 8 in-register
-// transpose for whole blocks, a scalar copy for the rest.
+// transpose for whole blocks, gathers (in) and scalar stores (out) for the rest.
 #include "kernels/cpu/avx2/vec256.hpp"
 #include "kernels/cpu/scratch.hpp"
 #include "kernels/kernels.hpp"
@@ -32,7 +32,8 @@ inline void transpose8(__m256 (&r)[8]) {
     }
 }
 
-// v[j] lane l = p[l * n + j] for lanes l < nl (other lanes 0), j < n.
+// v[j] lane l = p[l * n + j] for lanes l < nl (other lanes 0), j < n: 8 x 8 transposes
+// for whole blocks, masked gathers for the rest (conv taps, d_state < 8).
 inline void load_columns(const float* p, int64_t n, int64_t nl, __m256* v) {
     int64_t j0 = 0;
     if (nl == 8) {
@@ -43,11 +44,12 @@ inline void load_columns(const float* p, int64_t n, int64_t nl, __m256* v) {
             for (int j = 0; j < 8; ++j) v[j0 + j] = r[j];
         }
     }
-    for (int64_t j = j0; j < n; ++j) {
-        alignas(32) float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int64_t l = 0; l < nl; ++l) lane[l] = p[l * n + j];
-        v[j] = _mm256_load_ps(lane);
-    }
+    if (j0 == n) return;
+    // remaining columns: masked gathers (lanes >= nl read nothing and give 0)
+    const __m256i m = lanes8(nl);
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int(n)));
+    for (int64_t j = j0; j < n; ++j)
+        v[j] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p + j, idx, _mm256_castsi256_ps(m), 4);
 }
 inline void store_columns(float* p, int64_t n, int64_t nl, const __m256* v) {
     int64_t j0 = 0;

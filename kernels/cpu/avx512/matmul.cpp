@@ -1,11 +1,12 @@
-// AVX-512 matmul for F32 / F16 / BF16 weights (activations stay f32), row dequantization,
-// and the matmul entry points that route Q8_0 to matmul_q8.hpp.
+// AVX-512 matmul for F32 / F16 / BF16 weights (activations stay f32; also Q8_0 when
+// MatmulParams::q8_f32_activations asks for it), row dequantization, and the matmul
+// entry points that route Q8_0 to matmul_q8.hpp.
 //
 // Dot-product form: weights W (N x K) and activations x (M x K) are both contiguous in K,
 // so each output keeps one 16-lane accumulator: acc += W[n, k..k+15] * x[m, k..k+15].
-// F16/BF16 weights are widened to f32 on the fly (exact), once per loaded vector and
-// reused across the TT tokens of the register block. See gemm_driver.hpp for the loops
-// and why every output is computed the same way whatever M and the row range.
+// GEMV widens F16/BF16/Q8_0 to f32 on the fly (exact); GEMM widens a block once into a
+// panel. See gemm_driver.hpp for why every output is computed the same way whatever M,
+// the row range and the path.
 #include <cstring>
 
 #include "kernels/cpu/avx512/vec512.hpp"
@@ -172,10 +173,10 @@ void matmul_float(const MatmulParams& p) {
         }
     }
     switch (p.wtype) {
-        case WeightType::f32: run_gemm<FloatKern<LoadF32>>(c, p.M, p.K, p.n_begin, p.n_end); break;
-        case WeightType::f16: run_gemm<FloatKern<LoadF16>>(c, p.M, p.K, p.n_begin, p.n_end); break;
-        case WeightType::bf16: run_gemm<FloatKern<LoadBF16>>(c, p.M, p.K, p.n_begin, p.n_end); break;
-        case WeightType::q8_0: run_gemm<FloatKern<LoadQ8>>(c, p.M, p.K, p.n_begin, p.n_end); break;
+        case WeightType::f32: run_gemv<FloatKern<LoadF32>>(c, p.K, p.n_begin, p.n_end); break;
+        case WeightType::f16: run_gemv<FloatKern<LoadF16>>(c, p.K, p.n_begin, p.n_end); break;
+        case WeightType::bf16: run_gemv<FloatKern<LoadBF16>>(c, p.K, p.n_begin, p.n_end); break;
+        case WeightType::q8_0: run_gemv<FloatKern<LoadQ8>>(c, p.K, p.n_begin, p.n_end); break;
     }
 }
 
