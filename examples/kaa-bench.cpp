@@ -26,6 +26,7 @@ static const char* kUsage =
     "  -b B         also decode with B sessions batched together (default 1 = skip)\n"
     "  -r REPS      repetitions (default 3)\n"
     "  --no-bw      skip the memory bandwidth measurement\n"
+    "  --fast       Precision::fast (int8 activations for Q8_0 where the CPU has VNNI)\n"
     "  --json       one JSON object per test on stdout\n";
 
 namespace {
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
         kaa::cli::Args args(argc, argv);
         std::string path;
         int threads = 0, n_prompt = 256, n_gen = 32, batch = 1, reps = 3;
-        bool json = false, bw = true;
+        bool json = false, bw = true, fast = false;
         while (!args.done()) {
             const std::string a = args.next();
             if (a == "-m" || a == "--model") path = args.value(a);
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
             else if (a == "-r") reps = int(args.integer(a, 1, 1000));
             else if (a == "--json") json = true;
             else if (a == "--no-bw") bw = false;
+            else if (a == "--fast") fast = true;
             else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
             else throw kaa::cli::UsageError("unknown option '" + a + "'");
         }
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
 
         kaa::ModelParams mp;
         mp.n_threads = threads;
+        mp.precision = fast ? kaa::Precision::fast : kaa::Precision::exact;
         const kaa::Model model = kaa::Model::load(path, mp);
         kaa::SessionParams sp;
         sp.n_batch = std::max(64, n_prompt);  // one chunk: pp measures one big GEMM per weight
@@ -146,8 +149,9 @@ int main(int argc, char** argv) {
         const double bandwidth = bw ? kaa::cli::measure_read_bandwidth(nt) : 0.0;
         const double roofline = bandwidth > 0 ? bandwidth / double(model.weight_bytes()) : 0;
         if (!json) {
-            std::printf("model %s: %s, %.3f GiB read per token, backend %s, %d threads, %d reps\n",
-                        model.name().c_str(), model.file_type().c_str(), gib, model.backend(), nt, reps);
+            std::printf("model %s: %s, %.3f GiB read per token, backend %s, precision %s, %d threads, %d reps\n",
+                        model.name().c_str(), model.file_type().c_str(), gib, model.backend(),
+                        fast ? "fast" : "exact", nt, reps);
             if (bw)
                 std::printf("memory read bandwidth: %.1f GB/s (%d threads) -> decode roofline %.2f tok/s\n",
                             bandwidth / 1e9, nt, roofline);
@@ -159,11 +163,12 @@ int main(int argc, char** argv) {
             const int per_step = r.test.find('x') != std::string::npos ? batch : 1;
             const double frac = r.gen && roofline > 0 ? r.s.median / (roofline * per_step) : 0;
             if (json) {
-                std::printf("{\"model\": \"%s\", \"type\": \"%s\", \"backend\": \"%s\", \"threads\": %d, "
+                std::printf("{\"model\": \"%s\", \"type\": \"%s\", \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
                             "\"test\": \"%s\", \"tok_s_median\": %.3f, \"tok_s_min\": %.3f, \"tok_s_max\": %.3f, "
                             "\"reps\": %d, \"bandwidth_gb_s\": %.3f, \"weight_gib\": %.4f, "
                             "\"roofline_fraction\": %.4f, \"peak_rss_mib\": %.1f}\n",
-                            model.name().c_str(), model.file_type().c_str(), model.backend(), nt, r.test.c_str(),
+                            model.name().c_str(), model.file_type().c_str(), model.backend(), fast ? "fast" : "exact", nt,
+                            r.test.c_str(),
                             r.s.median, r.s.min, r.s.max, reps, bandwidth / 1e9, gib, frac, rss);
             } else {
                 char pct[32] = "";

@@ -17,6 +17,7 @@ static const char* kUsage =
     "  Evaluates the tokens in one prefill (or one at a time with --decode) and writes the\n"
     "  logits of every position as float32 [n_tokens x n_vocab] to OUT.f32.\n"
     "  --state-in starts from a saved state; --state-out saves the final state.\n"
+    "  --fast uses Precision::fast (int8 activations for Q8_0 where available).\n"
     "  Prints the argmax of the last position.\n";
 
 static std::vector<kaa::Token> parse_tokens(const std::string& s) {
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
         kaa::cli::Args args(argc, argv);
         std::string model_path, logits_path, state_in, state_out;
         std::vector<kaa::Token> tokens;
-        bool decode = false;
+        bool decode = false, fast = false;
         int threads = 0;
         while (!args.done()) {
             const std::string a = args.next();
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
             else if (a == "--tokens") tokens = parse_tokens(args.value(a));
             else if (a == "--logits") logits_path = args.value(a);
             else if (a == "--decode") decode = true;
+            else if (a == "--fast") fast = true;
             else if (a == "-t" || a == "--threads") threads = int(args.integer(a, 0, 1024));
             else if (a == "--state-in") state_in = args.value(a);
             else if (a == "--state-out") state_out = args.value(a);
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
 
         kaa::ModelParams mp;
         mp.n_threads = threads;
+        mp.precision = fast ? kaa::Precision::fast : kaa::Precision::exact;
         kaa::Model model = kaa::Model::load(model_path, mp);
         kaa::Session session(model);
         if (!state_in.empty()) session.set_state(kaa::State::load(state_in));

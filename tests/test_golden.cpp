@@ -37,16 +37,20 @@ double logsumexp(const float* x, size_t n) {
 struct Tolerance {
     double max_abs_logit, argmax_margin, logsumexp;
     const char* name;
+    bool relative_floor;  // widen to kQuantRelativeToLogitScale x the case's logit scale
 };
 Tolerance tolerance_for(const kaa::Model& model) {
     using namespace kaa::test::tol;
     const auto& m = *model.impl();
-    bool quantized = m.kernels->quantizes_activations(m.output.type);
-    for (const auto& L : m.layers)
-        for (const auto* w : {&L.ssm_in, &L.ssm_x, &L.ssm_dt, &L.ssm_out})
-            quantized = quantized || m.kernels->quantizes_activations(w->type);
-    if (quantized) return {kQuantMaxAbsLogit, kQuantArgmaxMargin, kQuantLogSumExp, "quantized-activation"};
-    return {kF32MaxAbsLogit, kF32ArgmaxMargin, kF32LogSumExp, "f32"};
+    bool quantized = false;
+    if (m.params.precision == kaa::Precision::fast) {
+        quantized = m.kernels->quantizes_activations(m.output.type);
+        for (const auto& L : m.layers)
+            for (const auto* w : {&L.ssm_in, &L.ssm_x, &L.ssm_dt, &L.ssm_out})
+                quantized = quantized || m.kernels->quantizes_activations(w->type);
+    }
+    if (quantized) return {kQuantMaxAbsLogit, kQuantArgmaxMargin, kQuantLogSumExp, "quantized-activation", true};
+    return {kF32MaxAbsLogit, kF32ArgmaxMargin, kF32LogSumExp, "f32", false};
 }
 
 Comparison compare(const kaa::test::GoldenCase& c, const std::vector<float>& logits, size_t V,
@@ -69,10 +73,13 @@ Comparison compare(const kaa::test::GoldenCase& c, const std::vector<float>& log
     return r;
 }
 
-void check_model(const std::string& golden_name, bool decode, int threads) {
+void check_model(const std::string& golden_name, bool decode, int threads,
+                 kaa::Precision precision = kaa::Precision::exact) {
     using namespace kaa::test;
     const Golden g = load_golden(shared_path("golden/" + golden_name + ".json"));
-    const kaa::Model model = kaa::Model::load(shared_path("models/" + g.model_file));
+    kaa::ModelParams mp;
+    mp.precision = precision;
+    const kaa::Model model = kaa::Model::load(shared_path("models/" + g.model_file), mp);
     REQUIRE(model.n_vocab() == g.n_vocab);
     const size_t V = size_t(g.n_vocab);
     kaa::SessionParams sp;
@@ -95,20 +102,28 @@ void check_model(const std::string& golden_name, bool decode, int threads) {
         }
         REQUIRE(logits.size() == c.tokens.size() * V);
         const Comparison r = compare(c, logits, V, tl.argmax_margin);
+        double scale = 0;
+        for (const auto& row : c.top_logits)
+            for (double v : row) scale = std::max(scale, std::abs(v));
+        const double max_abs = tl.relative_floor ? std::max(tl.max_abs_logit, tol::kQuantRelativeToLogitScale * scale)
+                                                 : tl.max_abs_logit;
+        const double max_lse = tl.relative_floor ? std::max(tl.logsumexp, tol::kQuantRelativeToLogitScale * scale)
+                                                 : tl.logsumexp;
         INFO(golden_name << " case " << c.name << (decode ? " decode" : " prefill") << ": max top-32 |Δ| "
                          << r.max_top_diff << ", full-row |Δ| " << r.max_full_diff << ", logsumexp |Δ| "
                          << r.max_lse_diff << ", argmax mismatches " << r.argmax_mismatches);
-        CHECK(r.max_top_diff <= tl.max_abs_logit);
-        CHECK(r.max_full_diff <= tl.max_abs_logit);
-        CHECK(r.max_lse_diff <= tl.logsumexp);
+        CHECK(r.max_top_diff <= max_abs);
+        CHECK(r.max_full_diff <= max_abs);
+        CHECK(r.max_lse_diff <= max_lse);
         CHECK(r.argmax_mismatches == 0);
         worst.max_top_diff = std::max(worst.max_top_diff, r.max_top_diff);
         worst.max_full_diff = std::max(worst.max_full_diff, r.max_full_diff);
         worst.max_lse_diff = std::max(worst.max_lse_diff, r.max_lse_diff);
         worst.argmax_mismatches += r.argmax_mismatches;
     }
-    std::printf("golden %-28s %-7s backend %-7s (%s tolerance) max|dlogit| top32 %.2e full %.2e, |dlse| %.2e, argmax mismatches %d\n",
-                golden_name.c_str(), decode ? "decode" : "prefill", model.backend(), tl.name, worst.max_top_diff,
+    std::printf("golden %-28s %-7s %-5s backend %-7s (%s tolerance) max|dlogit| top32 %.2e full %.2e, |dlse| %.2e, argmax mismatches %d\n",
+                golden_name.c_str(), decode ? "decode" : "prefill",
+                precision == kaa::Precision::fast ? "fast" : "exact", model.backend(), tl.name, worst.max_top_diff,
                 worst.max_full_diff, worst.max_lse_diff, worst.argmax_mismatches);
 }
 
@@ -126,4 +141,12 @@ TEST_CASE("golden: every shared model and case matches the float64 reference (de
     const auto names = kaa::test::golden_names();
     REQUIRE(names.size() >= 5);
     for (const auto& n : names) check_model(n, /*decode=*/true, /*threads=*/1);
+}
+
+TEST_CASE("golden: fast precision (int8 activations where the backend has them) stays within the quantized tolerance", "[golden]") {
+    KAA_REQUIRE_SHARED();
+    for (const auto& n : kaa::test::golden_names()) {
+        check_model(n, /*decode=*/false, /*threads=*/2, kaa::Precision::fast);
+        check_model(n, /*decode=*/true, /*threads=*/2, kaa::Precision::fast);
+    }
 }

@@ -17,10 +17,13 @@ using kaa::gguf::SynthSpec;
 using kaa::gguf::TensorType;
 
 // Writes a synthetic model into `dir` and loads it.
-kaa::Model synth_model(const kaa::test::TempDir& dir, SynthSpec spec, const std::string& name = "m.gguf") {
+kaa::Model synth_model(const kaa::test::TempDir& dir, SynthSpec spec, const std::string& name = "m.gguf",
+                       kaa::Precision precision = kaa::Precision::exact) {
     const std::string path = dir.file(name);
     kaa::gguf::write_synth_model(spec, path);
-    return kaa::Model::load(path);
+    kaa::ModelParams mp;
+    mp.precision = precision;
+    return kaa::Model::load(path, mp);
 }
 
 // Odd shapes on purpose: nothing is a multiple of a vector width except where Q8_0 needs 32.
@@ -69,13 +72,14 @@ bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST_CASE("engine: prefill of N tokens equals N decode steps, bit for bit", "[engine]") {
     kaa::test::TempDir dir;
-    for (TensorType type : {TensorType::f32, TensorType::f16, TensorType::bf16, TensorType::q8_0}) {
-        const kaa::Model model = synth_model(dir, odd_spec(type), "m" + std::to_string(int(type)) + ".gguf");
+    for (TensorType type : {TensorType::f32, TensorType::f16, TensorType::bf16, TensorType::q8_0})
+    for (kaa::Precision precision : {kaa::Precision::exact, kaa::Precision::fast}) {
+        const kaa::Model model = synth_model(dir, odd_spec(type), "m" + std::to_string(int(type)) + ".gguf", precision);
         const auto toks = random_tokens(41, model.n_vocab(), 1);
         kaa::Session a(model), b(model);
         const auto pre = prefill_all(a, toks);
         const auto dec = decode_all(b, toks);
-        INFO("weight type " << kaa::gguf::tensor_type_name(type));
+        INFO("weight type " << kaa::gguf::tensor_type_name(type) << ", precision " << int(precision));
         REQUIRE(pre.size() == toks.size() * size_t(model.n_vocab()));
         CHECK(bitwise_equal(pre, dec));
         CHECK(a.position() == 41);
@@ -86,7 +90,7 @@ TEST_CASE("engine: prefill of N tokens equals N decode steps, bit for bit", "[en
 
 TEST_CASE("engine: splitting a prompt into chunks at any boundary gives the same logits", "[engine]") {
     kaa::test::TempDir dir;
-    const kaa::Model model = synth_model(dir, odd_spec(TensorType::q8_0));
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::q8_0), "m.gguf", kaa::Precision::fast);
     const auto toks = random_tokens(23, model.n_vocab(), 2);
     kaa::Session ref(model);
     const auto whole = prefill_all(ref, toks);

@@ -16,6 +16,18 @@ namespace kaa {
 class Tokenizer;
 namespace detail { struct ModelImpl; }
 
+// How matmuls treat activations.
+enum class Precision {
+    // Activations stay f32 in every matmul: logits match the float64 reference within
+    // 1e-3 on every backend. Decode runs at the same speed as `fast` (it is bound by
+    // reading the weights); prefill of Q8_0 models is slower.
+    exact,
+    // The backend may round activations where that speeds matmuls up: int8 dot products
+    // for Q8_0 weights (AVX-512 VNNI / AVX-VNNI), about 2x faster prefill. Logits then
+    // differ from the reference by ~0.5% of their magnitude (docs/PERFORMANCE.md).
+    fast,
+};
+
 struct ModelParams {
     // Default thread count for Sessions on this model; 0 = all hardware threads.
     int32_t n_threads = 0;
@@ -25,6 +37,7 @@ struct ModelParams {
     // Called with a fraction in [0, 1] while loading; return false to cancel
     // (load then throws Error(cancelled)).
     std::function<bool(float)> progress;
+    Precision precision = Precision::exact;
 };
 
 // Hyperparameters, read from the `mamba.*` metadata keys.

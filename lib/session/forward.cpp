@@ -27,6 +27,7 @@ void matmul(const ModelImpl& m, runtime::ThreadPool& pool, const WeightMatrix& W
     p.M = M;
     p.N = W.rows;
     p.K = W.cols;
+    p.q8_f32_activations = m.params.precision == Precision::exact;
     const auto* k = m.kernels;
     pool.parallel_for(W.rows, kRowGrain, [&](int64_t b, int64_t e) {
         kernels::MatmulParams q = p;
