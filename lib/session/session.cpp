@@ -155,6 +155,10 @@ void Session::set_state(const State& st) {
         throw Error(ErrorCode::state_mismatch, "set_state: the State was made for another model");
     if (st.data().size() != s.state.size())
         throw Error(ErrorCode::invalid_state, "set_state: the State's payload has the wrong size");
+    // The bound State::deserialize applies: eval adds to the position, which must not
+    // overflow however the State was made.
+    if (st.position() < 0 || st.position() > (int64_t(1) << 62))
+        throw Error(ErrorCode::invalid_state, "set_state: the State's position is out of range");
     std::copy(st.data().begin(), st.data().end(), s.state.begin());
     s.position = st.position();
     s.logits.clear();

@@ -16,6 +16,9 @@ constexpr uint32_t kHeaderBytes = 8 + 4 + 4 + 8 + 4 * 8 + 8 + 8 + 8;
 constexpr uint64_t kChecksumSeed = 0x6b61612d73746174ull;  // "kaa-stat"
 // No real model comes near this; it bounds what a hostile header can make us allocate.
 constexpr uint64_t kMaxPayload = 1ull << 36;
+// No sequence comes near 2^62 tokens; the bound keeps a forged position from overflowing
+// when a Session adds the tokens it evaluates (Session::set_state checks it too).
+constexpr int64_t kMaxPosition = int64_t(1) << 62;
 
 // Appends fixed-size little-endian fields into a preallocated buffer.
 struct Writer {
@@ -100,7 +103,9 @@ State State::deserialize(const uint8_t* data, size_t size) {
             throw Error(ErrorCode::invalid_state, "state dimensions are invalid");
     s.dims_ = {int64_t(dims[0]), int64_t(dims[1]), int64_t(dims[2]), int64_t(dims[3])};
     const uint64_t floats = uint64_t(s.dims_.floats());
-    if (s.position_ < 0 || payload > kMaxPayload || payload != floats * sizeof(float) ||
+    if (s.position_ < 0 || s.position_ > kMaxPosition)
+        throw Error(ErrorCode::invalid_state, "state position " + std::to_string(s.position_) + " is out of range");
+    if (payload > kMaxPayload || payload != floats * sizeof(float) ||
         user > kMaxUserData || payload + user != size - kHeaderBytes - 8)
         throw Error(ErrorCode::invalid_state, "state payload size does not match its dimensions");
     s.data_.resize(size_t(floats));
