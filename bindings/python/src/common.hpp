@@ -4,6 +4,9 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#if PYBIND11_VERSION_MAJOR >= 3
+#include <pybind11/native_enum.h>
+#endif
 
 #include <mutex>
 #include <string>

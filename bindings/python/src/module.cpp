@@ -106,7 +106,13 @@ py::str utf8(const std::string& s) {
 
 void bind_types(py::module_& m) {
     // ---- errors ---------------------------------------------------------------------------
+    // A real enum.IntEnum with pybind11 3; the classic pybind11 enum type before that.
+#if PYBIND11_VERSION_MAJOR >= 3
+    py::native_enum<ErrorCode>(m, "ErrorCode", "enum.IntEnum",
+                               "kaa::ErrorCode (same numbers as the C ABI's kaa_status)")
+#else
     py::enum_<ErrorCode>(m, "ErrorCode", "kaa::ErrorCode (same numbers as the C ABI's kaa_status)")
+#endif
         .value("ok", ErrorCode::ok)
         .value("invalid_argument", ErrorCode::invalid_argument)
         .value("io", ErrorCode::io)
@@ -119,7 +125,11 @@ void bind_types(py::module_& m) {
         .value("cancelled", ErrorCode::cancelled)
         .value("invalid_token", ErrorCode::invalid_token)
         .value("template_error", ErrorCode::template_error)
-        .value("internal", ErrorCode::internal);
+        .value("internal", ErrorCode::internal)
+#if PYBIND11_VERSION_MAJOR >= 3
+        .finalize()
+#endif
+        ;
 
     py::dict error_attrs;
     error_attrs["code"] = py::none();
