@@ -111,6 +111,7 @@ void scan_group(const ScanParams& p, int64_t c0, int64_t nl, __m256* S, __m256* 
     const __m256i m = lanes8(nl);
     load_columns(p.state + c0 * N, N, nl, S);
     load_columns(p.A + c0 * N, N, nl, A);
+    for (int64_t s = 0; s < N; ++s) A[s] = _mm256_mul_ps(A[s], _mm256_set1_ps(1.44269504088896341f));  // exp -> exp2
     const __m256 bias = _mm256_maskload_ps(p.dt_bias + c0, m);
     const __m256 D = _mm256_maskload_ps(p.D + c0, m);
     for (int64_t t = 0; t < p.T; ++t) {
@@ -126,7 +127,7 @@ void scan_group(const ScanParams& p, int64_t c0, int64_t nl, __m256* S, __m256* 
 #pragma GCC unroll 16
 #endif
         for (int64_t s = 0; s < N; ++s) {
-            const __m256 dA = exp8(_mm256_mul_ps(dt, A[s]));
+            const __m256 dA = exp2_8(_mm256_mul_ps(dt, A[s]));  // A[s] holds A * log2(e)
             const __m256 st = _mm256_fmadd_ps(S[s], dA, _mm256_mul_ps(du, _mm256_broadcast_ss(B + s)));
             S[s] = st;
             acc = _mm256_fmadd_ps(st, _mm256_broadcast_ss(C + s), acc);

@@ -69,6 +69,30 @@ inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
+// 2^y for y clamped to [-126, 127.99] (Cephes exp2f polynomial, rel. error ~2e-7); the
+// scan calls it with A pre-multiplied by log2(e).
+inline __m256 exp2_8(__m256 y) {
+    y = _mm256_max_ps(y, _mm256_set1_ps(-126.0f));
+    y = _mm256_min_ps(y, _mm256_set1_ps(127.0f));
+    const __m256 n = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 f = _mm256_sub_ps(y, n);
+    __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.339887440266574e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618437357674640e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550332471162809e-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402264791363012e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931472028550421e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// 1 / d: rcp (12 bits) plus one Newton step (~23 bits).
+inline __m256 recip8(__m256 d) {
+    const __m256 r = _mm256_rcp_ps(d);
+    return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+}
+
 // ln(x) for normal x > 0 (Cephes logf polynomial, m in [sqrt(1/2), sqrt(2))).
 inline __m256 log8(__m256 x) {
     const __m256i bits = _mm256_castps_si256(x);
@@ -101,13 +125,14 @@ inline __m256 softplus8(__m256 v) {
     const __m256 a = exp8(_mm256_min_ps(v, _mm256_set1_ps(20.0f)));
     const __m256 u = _mm256_add_ps(a, _mm256_set1_ps(1.0f));
     const __m256 err = _mm256_sub_ps(_mm256_sub_ps(u, _mm256_set1_ps(1.0f)), a);
-    const __m256 l = _mm256_sub_ps(log8(u), _mm256_div_ps(err, u));
+    // the correction is tiny next to ln(u): rcp's 2^-12 relative error is plenty
+    const __m256 l = _mm256_sub_ps(log8(u), _mm256_mul_ps(err, _mm256_rcp_ps(u)));
     return _mm256_blendv_ps(l, v, _mm256_cmp_ps(v, _mm256_set1_ps(20.0f), _CMP_GT_OQ));
 }
 
 inline __m256 silu8(__m256 v) {
     const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
-    return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    return _mm256_mul_ps(v, recip8(_mm256_add_ps(_mm256_set1_ps(1.0f), e)));
 }
 
 }  // namespace

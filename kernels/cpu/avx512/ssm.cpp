@@ -89,6 +89,9 @@ void conv1d_silu(const ConvParams& p) {
 }
 
 // ---- selective scan ------------------------------------------------------------------------
+// exp(dt * A) is computed as 2^(dt * (A log2 e)), A scaled once per group.
+constexpr float kLog2e = 1.44269504088896341f;
+
 // One time step for a group: dt, du and the gate are per lane; S[s], A[s] per state.
 template <int kNS>
 inline void scan_steps(const ScanParams& p, int64_t c0, __mmask16 m, __m512* S, const __m512* A) {
@@ -108,7 +111,7 @@ inline void scan_steps(const ScanParams& p, int64_t c0, __mmask16 m, __m512* S, 
 #pragma GCC unroll 16
 #endif
         for (int64_t s = 0; s < N; ++s) {
-            const __m512 dA = exp16(_mm512_mul_ps(dt, A[s]));
+            const __m512 dA = exp2_16(_mm512_mul_ps(dt, A[s]));  // A[s] holds A * log2(e)
             S[s] = _mm512_fmadd_ps(S[s], dA, _mm512_mul_ps(du, _mm512_set1_ps(B[s])));
             acc = _mm512_fmadd_ps(S[s], _mm512_set1_ps(C[s]), acc);
         }
@@ -138,6 +141,7 @@ void scan(const ScanParams& p) {
                 load_columns(p.state + c0 * 16, 16, m, S);
                 load_columns(p.A + c0 * 16, 16, m, A);
             }
+            for (int s = 0; s < 16; ++s) A[s] = _mm512_mul_ps(A[s], _mm512_set1_ps(kLog2e));
             scan_steps<16>(p, c0, m, S, A);
             if (nl == 16) {
                 transpose16(S);
@@ -150,6 +154,7 @@ void scan(const ScanParams& p) {
             __m512* A = buf + N;
             load_columns(p.state + c0 * N, N, m, S);
             load_columns(p.A + c0 * N, N, m, A);
+            for (int64_t s = 0; s < N; ++s) A[s] = _mm512_mul_ps(A[s], _mm512_set1_ps(kLog2e));
             scan_steps<0>(p, c0, m, S, A);
             store_columns(p.state + c0 * N, N, m, S);
         }
