@@ -26,7 +26,7 @@ static const char* kUsage =
     "  -b B         also decode with B sessions batched together (default 1 = skip)\n"
     "  -r REPS      repetitions (default 3)\n"
     "  --no-bw      skip the memory bandwidth measurement\n"
-    "  --fast       Precision::fast (int8 activations for Q8_0 where the CPU has VNNI)\n"
+    "  --exact      Precision::exact (f32 activations; default fast: int8 for Q8_0)\n"
     "  --json       one JSON object per test on stdout\n";
 
 namespace {
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
         kaa::cli::Args args(argc, argv);
         std::string path;
         int threads = 0, n_prompt = 256, n_gen = 32, batch = 1, reps = 3;
-        bool json = false, bw = true, fast = false;
+        bool json = false, bw = true, fast = true;
         while (!args.done()) {
             const std::string a = args.next();
             if (a == "-m" || a == "--model") path = args.value(a);
@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
             else if (a == "-r") reps = int(args.integer(a, 1, 1000));
             else if (a == "--json") json = true;
             else if (a == "--no-bw") bw = false;
-            else if (a == "--fast") fast = true;
+            else if (a == "--exact") fast = false;
             else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
             else throw kaa::cli::UsageError("unknown option '" + a + "'");
         }

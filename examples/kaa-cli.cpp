@@ -41,14 +41,14 @@ static const char* kUsage =
     "  --system TEXT           system message for --chat\n"
     "  --state-load FILE       resume from a state saved with --state-save\n"
     "  --state-save FILE       save the state (and the chat history) at the end\n"
-    "  --fast                  faster prefill: int8 activations for Q8_0 (slightly different logits)\n"
+    "  --exact                 f32 activations everywhere (reference logits; slower on Q8_0)\n"
     "  --verbose               print timings and settings to stderr\n";
 
 namespace {
 
 struct Options {
     std::string model, prompt, system, state_load, state_save;
-    bool have_prompt = false, chat = false, verbose = false, fast = false;
+    bool have_prompt = false, chat = false, verbose = false, exact = false;
     int threads = 0;
     kaa::GenerationOptions gen;
 };
@@ -84,7 +84,7 @@ Options parse(int argc, char** argv) {
         else if (k == "--state-load") o.state_load = a.value(k);
         else if (k == "--state-save") o.state_save = a.value(k);
         else if (k == "--verbose") o.verbose = true;
-        else if (k == "--fast") o.fast = true;
+        else if (k == "--exact") o.exact = true;
         else if (k == "-h" || k == "--help") {
             std::fputs(kUsage, stdout);
             std::exit(0);
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
         if (o.model.empty()) o.model = kaa::cli::default_model_path(stderr);
         kaa::ModelParams mp;
         mp.n_threads = o.threads;
-        mp.precision = o.fast ? kaa::Precision::fast : kaa::Precision::exact;
+        mp.precision = o.exact ? kaa::Precision::exact : kaa::Precision::fast;
         const kaa::Model model = kaa::Model::load(o.model, mp);
         kaa::Session session(model);
         if (o.verbose)

@@ -17,7 +17,8 @@ static const char* kUsage =
     "  Evaluates the tokens in one prefill (or one at a time with --decode) and writes the\n"
     "  logits of every position as float32 [n_tokens x n_vocab] to OUT.f32.\n"
     "  --state-in starts from a saved state; --state-out saves the final state.\n"
-    "  --fast uses Precision::fast (int8 activations for Q8_0 where available).\n"
+    "  Runs with Precision::exact (f32 activations: reference logits) unless --fast\n"
+    "  (the library default: int8 activations for Q8_0 where the CPU has them).\n"
     "  Prints the argmax of the last position.\n";
 
 static std::vector<kaa::Token> parse_tokens(const std::string& s) {

@@ -18,14 +18,16 @@ namespace detail { struct ModelImpl; }
 
 // How matmuls treat activations.
 enum class Precision {
-    // Activations stay f32 in every matmul: logits match the float64 reference within
-    // 1e-3 on every backend. Decode runs at the same speed as `fast` (it is bound by
-    // reading the weights); prefill of Q8_0 models is slower.
-    exact,
-    // The backend may round activations where that speeds matmuls up: int8 dot products
-    // for Q8_0 weights (AVX-512 VNNI / AVX-VNNI), about 2x faster prefill. Logits then
-    // differ from the reference by ~0.5% of their magnitude (docs/PERFORMANCE.md).
+    // The backend may round activations where that makes matmuls faster: int8 dot
+    // products for Q8_0 weights (AVX-512 VNNI, AVX-VNNI, NEON dotprod), as llama.cpp
+    // does. Decode then runs at the memory-bandwidth limit and prefill ~3x faster than
+    // with f32 activations. Logits differ from the float64 reference by up to ~0.5% of
+    // their magnitude (0.07 on Falcon-Mamba's tiny test model; docs/PERFORMANCE.md).
     fast,
+    // Activations stay f32 in every matmul: logits match the float64 reference within
+    // 1e-3 on every backend. Q8_0 decode becomes compute-bound (int8 -> f32 widening)
+    // at roughly 2/3 of the fast mode's speed, and prefill ~3x slower.
+    exact,
 };
 
 struct ModelParams {
@@ -37,7 +39,7 @@ struct ModelParams {
     // Called with a fraction in [0, 1] while loading; return false to cancel
     // (load then throws Error(cancelled)).
     std::function<bool(float)> progress;
-    Precision precision = Precision::exact;
+    Precision precision = Precision::fast;
 };
 
 // Hyperparameters, read from the `mamba.*` metadata keys.
