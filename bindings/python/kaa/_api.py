@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Union, cast, overload
 
 import numpy as np
 
@@ -126,7 +126,12 @@ class Model:
 
     @property
     def metadata(self) -> Dict[str, str]:
-        return {k: self._m.meta(k) for k in self._m.meta_keys()}
+        out: Dict[str, str] = {}
+        for k in self._m.meta_keys():
+            v = self._m.meta(k)
+            if v is not None:
+                out[k] = v
+        return out
 
     def tensors(self) -> List[TensorDesc]:
         return self._m.tensors()
@@ -211,7 +216,7 @@ class TextStream:
                 err, self._error = self._error, None
                 raise err
             raise StopIteration
-        return item
+        return cast(str, item)
 
     def _finish(self) -> None:
         if self._finished:
@@ -342,6 +347,54 @@ class Session:
         self._stream = TextStream(run, finished)
         return self._stream
 
+    @overload
+    def generate(
+        self,
+        prompt: Union[str, Tokens] = "",
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        typical_p: float = 1.0,
+        repeat_penalty: float = 1.0,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
+        penalty_last_n: int = 64,
+        seed: Optional[int] = None,
+        logit_bias: Optional[Mapping[int, float]] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        ignore_eos: bool = False,
+        add_bos: Optional[bool] = None,
+        parse_special: bool = True,
+        stream: Literal[False] = False,
+    ) -> str: ...
+
+    @overload
+    def generate(
+        self,
+        prompt: Union[str, Tokens] = "",
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        typical_p: float = 1.0,
+        repeat_penalty: float = 1.0,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
+        penalty_last_n: int = 64,
+        seed: Optional[int] = None,
+        logit_bias: Optional[Mapping[int, float]] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        ignore_eos: bool = False,
+        add_bos: Optional[bool] = None,
+        parse_special: bool = True,
+        stream: Literal[True],
+    ) -> TextStream: ...
+
     def generate(
         self,
         prompt: Union[str, Tokens] = "",
@@ -377,6 +430,56 @@ class Session:
         self._conv = None
         s = self._s
         return self._start(lambda cb: s.generate(prompt, opts, cb), stream)
+
+    @overload
+    def chat(
+        self,
+        messages: Iterable[Message],
+        *,
+        template: Optional[ChatTemplate] = None,
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        typical_p: float = 1.0,
+        repeat_penalty: float = 1.0,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
+        penalty_last_n: int = 64,
+        seed: Optional[int] = None,
+        logit_bias: Optional[Mapping[int, float]] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        ignore_eos: bool = False,
+        add_bos: Optional[bool] = None,
+        parse_special: bool = True,
+        stream: Literal[False] = False,
+    ) -> str: ...
+
+    @overload
+    def chat(
+        self,
+        messages: Iterable[Message],
+        *,
+        template: Optional[ChatTemplate] = None,
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        typical_p: float = 1.0,
+        repeat_penalty: float = 1.0,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
+        penalty_last_n: int = 64,
+        seed: Optional[int] = None,
+        logit_bias: Optional[Mapping[int, float]] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        ignore_eos: bool = False,
+        add_bos: Optional[bool] = None,
+        parse_special: bool = True,
+        stream: Literal[True],
+    ) -> TextStream: ...
 
     def chat(
         self,
