@@ -7,9 +7,11 @@ and the bookkeeping that lets Session.chat() feed only the new part of a convers
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import threading
+import weakref
 from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Union, cast, overload
 
 import numpy as np
@@ -164,6 +166,16 @@ class Model:
 
 _DONE = object()
 
+# Streams still running at interpreter exit are stopped first: their daemon worker would
+# otherwise try to take the GIL (to hand over text) while the interpreter is torn down.
+_running_streams: "weakref.WeakSet[TextStream]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_running_streams() -> None:
+    for stream in list(_running_streams):
+        stream.close()
+
 
 class TextStream:
     """Iterator over the text pieces of one generation, running on a worker thread.
@@ -183,6 +195,7 @@ class TextStream:
         self._error: Optional[BaseException] = None
         self._finished = False
         self._thread = threading.Thread(target=self._run, args=(start,), name="kaa-generate", daemon=True)
+        _running_streams.add(self)
         self._thread.start()
 
     def _run(self, start: Callable[[Callable[[str], bool]], GenerationResult]) -> None:
@@ -223,6 +236,7 @@ class TextStream:
             return
         self._thread.join()
         self._finished = True
+        _running_streams.discard(self)
         if self._on_finish is not None:
             self._on_finish(self._result)
 
