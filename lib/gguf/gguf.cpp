@@ -302,6 +302,15 @@ namespace {
 }
 
 // Integer element at p of type t; `negative` tells whether a signed value was < 0.
+// A float as int64, saturating at the ends and NaN as 0: casting a value outside the
+// int64 range is undefined behaviour, and array elements come from the file.
+int64_t saturate_int64(double d) noexcept {
+    if (!(d == d)) return 0;
+    if (d >= 9223372036854775808.0) return std::numeric_limits<int64_t>::max();
+    if (d < -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+    return int64_t(d);
+}
+
 uint64_t load_integer(ValueType t, const uint8_t* p, bool& negative) noexcept {
     negative = false;
     int64_t s = 0;
@@ -367,8 +376,8 @@ int64_t Value::int_at(uint64_t i) const noexcept {
     const uint64_t sz = scalar_size(elem_type);
     if (type != ValueType::array || sz == 0 || i >= count) return 0;
     const uint8_t* p = raw + i * sz;
-    if (elem_type == ValueType::f32) return int64_t(load<float>(p));
-    if (elem_type == ValueType::f64) return int64_t(load<double>(p));
+    if (elem_type == ValueType::f32) return saturate_int64(load<float>(p));
+    if (elem_type == ValueType::f64) return saturate_int64(load<double>(p));
     bool neg = false;
     return int64_t(load_integer(elem_type, p, neg));
 }

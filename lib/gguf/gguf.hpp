@@ -79,6 +79,7 @@ struct Value {
     bool as_bool(std::string_view key) const;
     std::string_view as_string(std::string_view key) const;
     // Element i of a numeric array as int64 / double (i < count checked by caller).
+    // int_at truncates float elements toward zero, saturating; NaN gives 0.
     int64_t int_at(uint64_t i) const noexcept;
     double float_at(uint64_t i) const noexcept;
 };
