@@ -223,7 +223,7 @@ void add_byte_vocab(Writer& w, int64_t& n_vocab) {
         tokens.push_back(m.first + m.second);
         types.push_back(1);
     }
-    tokens.push_back("<|endoftext|>");
+    tokens.emplace_back("<|endoftext|>");
     types.push_back(3);
     n_vocab = int64_t(tokens.size());
     w.set_string("tokenizer.ggml.model", "gpt2");

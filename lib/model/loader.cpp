@@ -44,7 +44,7 @@ class Builder {
 public:
     Builder(ModelImpl& m) : m_(m) {}
 
-    uint64_t need_uint(const std::string& key, uint64_t min_value, uint64_t max_value) {
+    uint64_t need_uint(const std::string& key, uint64_t min_value, uint64_t max_value) const {
         auto v = m_.file.get_uint(key);
         if (!v) throw Error(ErrorCode::invalid_model, "missing metadata key '" + key + "'");
         if (*v < min_value || *v > max_value)
@@ -54,7 +54,7 @@ public:
         return *v;
     }
 
-    const gguf::TensorInfo& tensor(const std::string& name, std::vector<uint64_t> shape) {
+    const gguf::TensorInfo& tensor(const std::string& name, const std::vector<uint64_t>& shape) {
         const gguf::TensorInfo* t = m_.file.find_tensor(name);
         if (!t) throw Error(ErrorCode::invalid_model, "missing tensor '" + name + "'");
         std::vector<uint64_t> found(t->ne, t->ne + t->n_dims);
@@ -67,7 +67,7 @@ public:
     }
 
     // A 1-D or small tensor as contiguous f32, converted (and owned) when stored otherwise.
-    const float* vec(const std::string& name, std::vector<uint64_t> shape) {
+    const float* vec(const std::string& name, const std::vector<uint64_t>& shape) {
         const gguf::TensorInfo& t = tensor(name, shape);
         if (t.type == gguf::TensorType::f32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0)
             return reinterpret_cast<const float*>(t.data);

@@ -36,7 +36,7 @@ uint64_t hash64(const void* data, size_t n, uint64_t seed) noexcept {
     size_t i = 0;
     for (; i + 32 <= n; i += 32)
         for (int j = 0; j < 4; ++j)
-            lane[j] = rotl(lane[j] + load64(p + i + 8 * j) * kMul2, 31) * kMul1;
+            lane[j] = rotl(lane[j] + load64(p + i + 8 * size_t(j)) * kMul2, 31) * kMul1;
     uint64_t h = rotl(lane[0], 1) + rotl(lane[1], 7) + rotl(lane[2], 12) + rotl(lane[3], 18);
     h = (h ^ uint64_t(n)) * kMul3;
     for (; i + 8 <= n; i += 8) h = rotl(h ^ (load64(p + i) * kMul2), 27) * kMul1 + kMul3;
