@@ -490,7 +490,7 @@ Value apply_filter(Filter f, const Value& v, const Args& a, Budget& b) {
         case Filter::int_:
         case Filter::float_: {
             const bool to_int = f == Filter::int_;
-            const Value fallback =
+            Value fallback =  // not const: returning it moves
                 given(a, 0) ? arg(a, 0) : (to_int ? Value::integer(0) : Value::floating(0.0));
             std::optional<double> d;
             if (v.is_int() || v.is_bool()) {

@@ -445,12 +445,12 @@ ExprPtr Parser::parse_test(ExprPtr subject) {
     }
     const Pos pos = cur().pos;
     std::string name;
-    if (cur().kind == Tok::name) {
+    // A test name, or an operator: `x is == y` spellings exist as test aliases.
+    if (cur().kind == Tok::name ||
+        (cur().kind == Tok::op &&
+         (cur().text == "==" || cur().text == "!=" || cur().text == "<" ||
+          cur().text == ">" || cur().text == "<=" || cur().text == ">="))) {
         name = cur().text;
-    } else if (cur().kind == Tok::op &&
-               (cur().text == "==" || cur().text == "!=" || cur().text == "<" ||
-                cur().text == ">" || cur().text == "<=" || cur().text == ">=")) {
-        name = cur().text;   // `x is == y` spellings exist as test aliases
     } else {
         fail_at(pos, "expected a test name after 'is', found " + describe(cur()));
     }

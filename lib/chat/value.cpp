@@ -230,7 +230,7 @@ static void repr_string(std::string& out, const std::string& s) {
     out += q;
     for (unsigned char c : s) {
         if (c == '\\') out += "\\\\";
-        else if (c == q) { out += '\\'; out += char(c); }
+        else if (c == static_cast<unsigned char>(q)) { out += '\\'; out += char(c); }
         else if (c == '\n') out += "\\n";
         else if (c == '\r') out += "\\r";
         else if (c == '\t') out += "\\t";
