@@ -113,7 +113,9 @@ inline const char* need_str(const char* s, const char* what) {
 // sizeof of the version before it (see the maintainer note in kaa.h).
 
 // Bytes of a struct's first published version: up to the end of its last v1 field.
-#define KAA_V1_SIZE(T, last_field) (offsetof(T, last_field) + sizeof(static_cast<T*>(nullptr)->last_field))
+// (A member name cannot be parenthesized; sizeof of the member's type, not of a pointer
+// expression, is what is meant.)
+#define KAA_V1_SIZE(T, last_field) (offsetof(T, last_field) + sizeof(decltype(static_cast<T*>(nullptr)->last_field))) // NOLINT(bugprone-macro-parentheses)
 
 // Rejects a struct_size that cannot be a version of the struct; returns it.
 inline uint32_t check_struct_size(uint32_t struct_size, size_t v1_size, const char* what) {
@@ -129,7 +131,7 @@ inline uint32_t check_struct_size(uint32_t struct_size, size_t v1_size, const ch
     return struct_size;
 }
 
-#define KAA_FIELD_FITS(T, field, size) (offsetof(T, field) + sizeof(static_cast<T*>(nullptr)->field) <= (size))
+#define KAA_FIELD_FITS(T, field, size) (offsetof(T, field) + sizeof(decltype(static_cast<T*>(nullptr)->field)) <= (size)) // NOLINT(bugprone-macro-parentheses)
 // out.field = in->field when the caller's struct has it.
 #define KAA_READ_FIELD(T, out, in, field) \
     do {                                  \
