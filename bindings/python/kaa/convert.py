@@ -297,6 +297,21 @@ def _prefixes(ckpt: Checkpoint) -> Tuple[str, str]:
                           f"(first tensors: {', '.join(ckpt.keys()[:5])})")
 
 
+def _same_tensor(ckpt: Checkpoint, a: str, b: str) -> bool:
+    """Bitwise equality, compared a few MiB at a time (an untied head differs at once)."""
+    if ckpt.shape(a) != ckpt.shape(b) or ckpt.dtype(a) != ckpt.dtype(b):
+        return False
+    x, y = ckpt.raw(a).reshape(ckpt.shape(a)[0], -1), ckpt.raw(b).reshape(ckpt.shape(b)[0], -1)
+    step = max(1, CHUNK_BYTES // max(1, x[:1].nbytes))
+    for r0 in range(0, len(x), step):
+        same = np.array_equal(x[r0:r0 + step], y[r0:r0 + step])
+        ckpt.release(a, r0, r0 + step)
+        ckpt.release(b, r0, r0 + step)
+        if not same:
+            return False
+    return True
+
+
 def plan_tensors(hp: HParams, ckpt: Checkpoint, n_vocab: int, target: int) -> Tuple[List[Plan], List[str]]:
     """The GGUF tensors in llama.cpp's order, and warnings."""
     root, emb = _prefixes(ckpt)
@@ -340,8 +355,7 @@ def plan_tensors(hp: HParams, ckpt: Checkpoint, n_vocab: int, target: int) -> Tu
 
     head = "lm_head.weight"
     if head in ckpt and not hp.tied:
-        a, b = ckpt.raw(head), ckpt.raw(emb)
-        if ckpt.shape(head) == ckpt.shape(emb) and ckpt.dtype(head) == ckpt.dtype(emb) and np.array_equal(a, b):
+        if _same_tensor(ckpt, head, emb):
             used.add(head)  # identical to the embedding: tied in all but name
         else:
             add("output.weight", head, (V, D), (ckpt.shape(head)[0], D), "pad_rows")
@@ -360,7 +374,8 @@ def plan_tensors(hp: HParams, ckpt: Checkpoint, n_vocab: int, target: int) -> Tu
 
 
 def _chunks(plan: Plan, ckpt: Checkpoint):
-    """Yields float32 arrays of consecutive rows of the GGUF tensor (numpy order)."""
+    """Yields float32 arrays of consecutive rows of the GGUF tensor (numpy order); the
+    source rows already converted are released from memory as it goes."""
     shape = plan.shape
     if plan.source is None:
         yield np.zeros(shape, dtype=np.float32)
@@ -378,35 +393,44 @@ def _chunks(plan: Plan, ckpt: Checkpoint):
     for r0 in range(0, rows_total, step):
         r1 = min(rows_total, r0 + step)
         have = max(0, min(r1, src.shape[0]) - r0)
-        block = np.zeros((r1 - r0, shape[-1]), dtype=np.float32)
-        if have:
-            block[:have] = to_float32(src[r0:r0 + have], dtype)  # rows past the source: zero padding
+        if have == r1 - r0:
+            block = to_float32(src[r0:r1], dtype)
+        else:  # rows past the source: zero padding (vocabulary rounded up)
+            block = np.zeros((r1 - r0, shape[-1]), dtype=np.float32)
+            block[:have] = to_float32(src[r0:r0 + have], dtype)
         yield block if len(shape) > 1 else block.reshape(-1)
+        if have and len(shape) > 1:
+            ckpt.release(plan.source, r0, r0 + have)
+    del src
 
 
 # ---- progress ----------------------------------------------------------------------------
 
 class Progress:
-    """One status line on stderr, redrawn at most ~10 times a second (no dependencies)."""
+    """A progress bar on stderr (no dependencies): one line redrawn ~10 times a second on
+    a terminal; in a log (not a terminal), a plain line every ~5 seconds."""
 
     def __init__(self, total: int, enabled: bool = True) -> None:
         self.total, self.done, self.enabled = max(total, 1), 0, enabled
-        self.t0 = self.last = time.monotonic()
+        self.tty = enabled and sys.stderr.isatty()
+        self.last = time.monotonic()
 
-    def update(self, n: int, label: str, force: bool = False) -> None:
+    def update(self, n: int, label: str) -> None:
         self.done += n
         now = time.monotonic()
-        if not self.enabled or (not force and now - self.last < 0.1):
+        if not self.enabled or now - self.last < (0.1 if self.tty else 5.0):
             return
         self.last = now
         frac = min(1.0, self.done / self.total)
         bar = "#" * int(frac * 30)
-        sys.stderr.write(f"\r[{bar:<30}] {frac * 100:5.1f}% {label[:40]:<40}")
+        line = f"[{bar:<30}] {frac * 100:5.1f}% {label[:40]:<40}"
+        sys.stderr.write("\r" + line if self.tty else line.rstrip() + "\n")
         sys.stderr.flush()
 
     def finish(self, msg: str) -> None:
         if self.enabled:
-            sys.stderr.write(f"\r[{'#' * 30}] 100.0% {msg[:60]:<60}\n")
+            line = f"[{'#' * 30}] 100.0% {msg}"
+            sys.stderr.write(("\r" + line + " " * 20 if self.tty else line) + "\n")
             sys.stderr.flush()
 
 
@@ -481,7 +505,8 @@ def convert(hf_dir: str, out_path: str, out_type: str = "f16", *, name: Optional
         with w.open():
             for p in plans:
                 for chunk in _chunks(p, ckpt):
-                    if p.type == gw.F16 and chunk.size and float(np.abs(chunk).max()) > 65504.0:
+                    if p.type == gw.F16 and p.source and ckpt.dtype(p.source) != "F16" \
+                            and float(np.abs(chunk).max()) > 65504.0:
                         raise ConversionError(f"{p.name}: values beyond the F16 range (max |x| "
                                               f"{float(np.abs(chunk).max()):g}); use --type bf16 or f32")
                     try:

@@ -86,6 +86,22 @@ class SafetensorsFile:
         return np.frombuffer(self._mm, dtype=dt, count=(end - begin) // dt.itemsize,
                              offset=self._base + begin).reshape(shape)
 
+    def release(self, name: str, first_row: int = 0, end_row: Optional[int] = None) -> None:
+        """Tells the OS the rows [first_row, end_row) of a tensor are no longer needed, so
+        their pages leave this process's resident set (they stay in the page cache, and
+        are read again if touched). Keeps a converter's RSS at a few chunks, not the
+        checkpoint's size. A no-op where madvise is unavailable."""
+        if self._mm is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        dtype, shape, begin, end = self._info[name]
+        row = (end - begin) // max(1, shape[0]) if shape else end - begin
+        lo = self._base + begin + first_row * row
+        hi = self._base + (end if end_row is None else begin + end_row * row)
+        lo = lo // mmap.PAGESIZE * mmap.PAGESIZE  # whole pages only: partial ones may hold other rows
+        hi = hi // mmap.PAGESIZE * mmap.PAGESIZE
+        if hi > lo:
+            self._mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
     def close(self) -> None:
         if self._mm is not None:
             try:
@@ -130,6 +146,9 @@ class Checkpoint:
 
     def raw(self, name: str) -> np.ndarray:
         return self._where[name].raw(name)
+
+    def release(self, name: str, first_row: int = 0, end_row: Optional[int] = None) -> None:
+        self._where[name].release(name, first_row, end_row)
 
     def float32(self, name: str) -> np.ndarray:
         return to_float32(self.raw(name), self.dtype(name))
