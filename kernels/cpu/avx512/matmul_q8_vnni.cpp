@@ -1,168 +1,18 @@
-// AVX-512 VNNI Q8_0 matmul: the GEMV kernel of matmul_q8.hpp with vpdpbusd, and the
-// packed GEMM. Compiled with AVX-512 F/BW/VL/DQ + VNNI.
-//
-// GEMM: for a block of NB rows and KCB 32-blocks of K, the weights are repacked into
-// PackedBlock records (16 rows x one 32-block each):
-//   wq[j] lane r = bytes 4j..4j+3 of row r's block, xor 0x80   (8 vectors, j = 0..7)
-//   ws[r]        = d_w of row r's block (f32)
-// so that vpdpbusd(acc, wq[j], broadcast(q[4j..4j+3])) adds 4 products to each of 16
-// rows. A micro kernel keeps RB x T (16-row groups x tokens) int32 and f32 accumulators
-// in registers; per block it issues 8 vpdpbusd per pair and one cvt + mul + fma. The pack
-// (NB/16 x KCB x 576 B = 288 KiB) stays in L2 while all token blocks pass over it; the
-// f32 accumulators go through y between K-chunks (exact, so the recipe is unchanged).
-#include <utility>
-
-#include "kernels/cpu/avx512/matmul_q8.hpp"
+// AVX-512 VNNI Q8_0 matmul: the GEMV kernel with vpdpbusd, and the packed GEMM (2 groups
+// of 16 rows x 6 tokens per micro kernel). Compiled with AVX-512 F/BW/VL/DQ + VNNI, the
+// only avx512 file that may use it. The algorithm: x86/matmul_q8_vnni.inl.
+#include "kernels/cpu/avx512/vec512.hpp"
+#include "kernels/cpu/x86/matmul_q8_vnni.inl"
 
 namespace kaa::kernels::avx512 {
 namespace {
 
-struct alignas(64) PackedBlock {
-    uint8_t wq[8][64];
-    float ws[16];
-};
-static_assert(sizeof(PackedBlock) == 576, "PackedBlock layout");
-
-constexpr int64_t kNB = 128;  // rows per pack (8 groups of 16)
-constexpr int64_t kKCB = 64;  // 32-blocks per pack (K = 2048)
-constexpr int kRB = 2, kT = 6;  // register block: 2 x 16 rows, 6 tokens
-
-// r[i] dword j <-> r[j] dword i (8 x 8 dwords in ymm).
-inline void transpose8x8(__m256i (&r)[8]) {
-    __m256i t[8], u[8];
-    for (int i = 0; i < 4; ++i) {
-        t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; ++i) {
-        u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-        u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-        u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-        u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-    }
-    for (int j = 0; j < 4; ++j) {
-        r[j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x20);
-        r[j + 4] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x31);
-    }
-}
-
-// Rows [n0, n0 + R) x blocks [b0, b1) -> out[group][block - b0]. Rows past R are zero.
-void pack(const uint8_t* w, size_t row_bytes, int64_t n0, int64_t R, int64_t b0, int64_t b1, PackedBlock* out) {
-    const int64_t nbc = b1 - b0, groups = (R + 15) / 16;
-    const __m512i flip = _mm512_set1_epi8(char(0x80));
-    for (int64_t g = 0; g < groups; ++g) {
-        const int64_t rows = imin(16, R - g * 16);
-        const uint8_t* base = w + size_t(n0 + g * 16) * row_bytes;
-        for (int64_t b = b0; b < b1; ++b) {
-            PackedBlock& pb = out[g * nbc + (b - b0)];
-            __m256i lo[8], hi[8];
-            alignas(32) uint16_t h[16] = {};
-            for (int r = 0; r < 16; ++r) {
-                __m256i v = _mm256_setzero_si256();
-                if (r < rows) {
-                    const uint8_t* blk = base + size_t(r) * row_bytes + b * kQ8BlockBytes;
-                    v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-                    std::memcpy(&h[r], blk, 2);
-                }
-                (r < 8 ? lo[r] : hi[r - 8]) = v;
-            }
-            transpose8x8(lo);
-            transpose8x8(hi);
-            for (int j = 0; j < 8; ++j) {
-                const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo[j]), hi[j], 1);
-                _mm512_store_si512(pb.wq[j], _mm512_xor_si512(v, flip));
-            }
-            _mm512_store_ps(pb.ws, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(h))));
-        }
-    }
-}
-
-// RB groups of 16 rows (starting at row n) x T tokens (starting at m0), blocks [b0, b1)
-// of the pack (pk points at the first group's block b0; nbc blocks per group).
-template <int RB, int T>
-void micro(const PackedBlock* pk, int64_t nbc, const XRow* xr, int64_t b0, int64_t b1, float* y, int64_t ys,
-           const __mmask16* rows, bool first) {
-    __m512 facc[RB][T];
-    for (int g = 0; g < RB; ++g)
-        for (int t = 0; t < T; ++t)
-            facc[g][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(rows[g], y + t * ys + 16 * g);
-    for (int64_t b = b0; b < b1; ++b) {
-        const PackedBlock* pb[RB];
-        for (int g = 0; g < RB; ++g) pb[g] = pk + g * nbc + (b - b0);
-        __m512i iacc[RB][T];
-        for (int t = 0; t < T; ++t) {
-            const __m512i nc = _mm512_set1_epi32(xr[t].nc[b]);
-            for (int g = 0; g < RB; ++g) iacc[g][t] = nc;
-        }
-        for (int j = 0; j < 8; ++j) {
-            __m512i wv[RB];
-            for (int g = 0; g < RB; ++g) wv[g] = _mm512_load_si512(pb[g]->wq[j]);
-            for (int t = 0; t < T; ++t) {
-                int32_t q4;
-                std::memcpy(&q4, xr[t].q + b * 32 + 4 * j, 4);
-                const __m512i xv = _mm512_set1_epi32(q4);
-                for (int g = 0; g < RB; ++g) iacc[g][t] = _mm512_dpbusd_epi32(iacc[g][t], wv[g], xv);
-            }
-        }
-        for (int g = 0; g < RB; ++g) {
-            const __m512 ws = _mm512_load_ps(pb[g]->ws);
-            for (int t = 0; t < T; ++t)
-                facc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[g][t]), _mm512_mul_ps(ws, _mm512_set1_ps(xr[t].d[b])),
-                                             facc[g][t]);
-        }
-    }
-    for (int g = 0; g < RB; ++g)
-        for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ys + 16 * g, rows[g], facc[g][t]);
-}
-
-using MicroFn = void (*)(const PackedBlock*, int64_t, const XRow*, int64_t, int64_t, float*, int64_t,
-                         const __mmask16*, bool);
-
-template <int RB, int... TT>
-MicroFn pick_t(int t, std::integer_sequence<int, TT...>) {
-    MicroFn fn = nullptr;
-    ((t == TT + 1 ? (fn = &micro<RB, TT + 1>, 0) : 0), ...);
-    return fn;
-}
-MicroFn pick(int rb, int t) {
-    return rb == 2 ? pick_t<2>(t, std::make_integer_sequence<int, kT>{}) : pick_t<1>(t, std::make_integer_sequence<int, kT>{});
-}
-
-void gemm_packed_vnni(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
-    const auto* w = static_cast<const uint8_t*>(p.w);
-    auto* packed = static_cast<PackedBlock*>(thread_scratch(2, size_t(kNB / 16 * kKCB) * sizeof(PackedBlock)));
-    for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += kNB) {
-        const int64_t R = imin(kNB, p.n_end - n0), groups = (R + 15) / 16;
-        for (int64_t kb0 = 0; kb0 < L.nb; kb0 += kKCB) {
-            const int64_t kb1 = imin(L.nb, kb0 + kKCB), nbc = kb1 - kb0;
-            pack(w, p.w_row_bytes, n0, R, kb0, kb1, packed);
-            for (int64_t m0 = 0; m0 < p.M; m0 += kT) {
-                const int tt = int(imin(kT, p.M - m0));
-                XRow xr[kT];
-                for (int t = 0; t < tt; ++t) xr[t] = x_row(xq, L, m0 + t);
-                for (int64_t g = 0; g < groups; g += kRB) {
-                    const int rb = int(imin(kRB, groups - g));
-                    __mmask16 rows[kRB];
-                    for (int i = 0; i < rb; ++i) rows[i] = lanes16(R - (g + i) * 16);
-                    pick(rb, tt)(packed + g * nbc, nbc, xr, kb0, kb1, p.y + m0 * p.y_stride + n0 + g * 16, p.y_stride,
-                                 rows, kb0 == 0);
-                }
-            }
-        }
-    }
-}
-
-struct DotVnni {
-    static constexpr bool kPacked = true;
-    static __m512i dot_h(__m512i w, __m512i q) {
-        return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(w, _mm512_set1_epi8(char(0x80))), q);
-    }
-    static __m512i correct(__m512i I, int32_t nc) { return _mm512_add_epi32(I, _mm512_set1_epi32(nc)); }
-    static void gemm_packed(const MatmulParams& p, const uint8_t* xq, const XLayout& L) { gemm_packed_vnni(p, xq, L); }
+struct Dpbusd {  // EVEX-encoded vpdpbusd (AVX-512 VNNI)
+    static __m512i dpbusd(__m512i acc, __m512i w, __m512i x) { return _mm512_dpbusd_epi32(acc, w, x); }
 };
 
 }  // namespace
 
-void matmul_q8_vnni(const MatmulParams& p) { matmul_q8<DotVnni>(p); }
+void matmul_q8_vnni(const MatmulParams& p) { x86::matmul_q8<Vec512, x86::DotVnni<Vec512, Dpbusd>>(p); }
 
 }  // namespace kaa::kernels::avx512

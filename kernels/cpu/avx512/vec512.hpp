@@ -1,8 +1,13 @@
-// vec512.hpp — AVX-512 building blocks shared by the avx512 kernel files.
+// vec512.hpp — Vec512, the vector traits of the avx512 backend (AVX-512 F/BW/VL/DQ): the
+// vocabulary the ISA-generic kernels in kernels/cpu/x86/ are written in, spelled with
+// 16-lane zmm intrinsics, and the steps where AVX-512 differs from AVX2 in more than the
+// width: mask registers for every tail, scalef for 2^n (gradual underflow, overflow to
+// inf), getmant/getexp for log, masked gathers and scatters, the 16 x 16 transpose, and
+// int8 GEMV over pairs of Q8_0 blocks per 64-byte vector.
 //
-// Everything here has internal linkage (anonymous namespace): these files are compiled
-// with AVX-512 flags, and an inline function with external linkage could be merged by
-// the linker with a baseline copy of the same name and then run on a CPU without AVX-512.
+// Internal linkage only (anonymous namespace, see x86/common.hpp): this header is
+// compiled with AVX-512 flags, and an inline function with external linkage could be
+// merged by the linker with a baseline copy and then run on a CPU without AVX-512.
 #pragma once
 
 #include <immintrin.h>
@@ -10,129 +15,184 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu/x86/common.hpp"
+
 namespace kaa::kernels::avx512 {
 namespace {
 
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+// (Not a namespace-scope constant: its initializer would run AVX-512 code at program
+// start, on every CPU.)
+inline __m512i lane_idx() { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
 
-// Lanes [0, n) set, n in [0, 16].
-inline __mmask16 lanes16(int64_t n) { return __mmask16(n >= 16 ? 0xffffu : (1u << n) - 1u); }
+struct Vec512 {
+    using F = __m512;       // 16 f32 lanes
+    using I = __m512i;      // 16 int32 lanes (or 64 int8)
+    using Cmp = __mmask16;  // lane-wise comparison result
+    using Tail = __mmask16;  // lanes [0, n) of a vector
+    static constexpr int kW = 16;
 
-// Sum of the 16 lanes by halving: lane i + lane i+8, then +4, +2, +1. Every kernel that
-// promises bitwise agreement between its paths reduces with this one function.
-inline float hsum(__m512 v) {
-    const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v),
-                                   _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    const __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
-    return _mm_cvtss_f32(d);
-}
+    // ---- register blocking (32 zmm registers) ----------------------------------------------
+    static constexpr int kGemmR = 4, kGemmT = 6;  // float GEMM: 24 accumulators + 4 weights
+    static constexpr int64_t kGemmNB = 128;       // 128 rows x 1024 x 4 B = 512 KiB of L2 at most
+    static constexpr int kVnniT = 6;              // VNNI GEMM: 2 x 16 rows x 6 tokens
+    // d_state = 16 (every Mamba-1 model): a full group's 16 x 16 state block is transposed
+    // in registers and stays there for all T steps.
+    static constexpr bool kScanInRegisters = true;
 
-// ---- weight loads: 16 consecutive elements of a row as f32 (exact conversions) ----------
-inline __m512 load_f16(const uint16_t* p) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-inline __m512 load_f16(const uint16_t* p, __mmask16 m) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
-}
-// bf16 is the top half of an f32: widen to 32 bits and shift into place.
-inline __m512 load_bf16(const uint16_t* p) {
-    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-}
-inline __m512 load_bf16(const uint16_t* p, __mmask16 m) {
-    const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-}
+    // ---- lanes: zero, set1, load, store, add, sub, mul, min, max, fmadd, fnmadd, cvt_i32,
+    // zero_i, set1_i32, add_i32, flip_sign_bits (x86/common.hpp), and the ones that differ
+    KAA_X86_PREFIX_OPS(_mm512, si512)
+    static Tail tail(int64_t n) { return __mmask16(n >= 16 ? 0xffffu : (1u << n) - 1u); }
+    static F bcast(const float* p) { return _mm512_set1_ps(*p); }
+    static F load(const float* p, Tail m) { return _mm512_maskz_loadu_ps(m, p); }  // 0 outside m
+    static void store(float* p, Tail m, F v) { _mm512_mask_storeu_ps(p, m, v); }
+    static F rcp(F d) { return _mm512_rcp14_ps(d); }                       // 14 bits
+    static F round(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static Cmp gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+    static F blend(F a, F b, Cmp c) { return _mm512_mask_blend_ps(c, a, b); }  // c ? b : a
+    static F zero_outside(F v, Tail m) { return _mm512_maskz_mov_ps(m, v); }
 
-// ---- elementary functions ----------------------------------------------------------------
-// e^x: x = n ln2 + r, |r| <= ln2/2 (ln2 split in two for an exact n*ln2_hi), e^r by the
-// Cephes expf polynomial (~1 ulp), then scalef multiplies by 2^n with correct overflow to
-// inf and gradual underflow to 0.
-inline __m512 exp16(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));  // e^-104 is below the smallest subnormal
-    x = _mm512_min_ps(x, _mm512_set1_ps(89.0f));    // e^89 overflows: inf either way
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 r2 = _mm512_mul_ps(r, r);
-    p = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
+    // Sum of the 16 lanes by halving: lane i + lane i+8, then +4, +2, +1. Every kernel that
+    // promises bitwise agreement between its paths reduces with this one function.
+    static float hsum(F v) {
+        const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                       _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+        const __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
+        return _mm_cvtss_f32(d);
+    }
 
-// 2^y: y = n + f, |f| <= 1/2, 2^f by the Cephes exp2f polynomial (rel. error ~2e-7),
-// scalef for 2^n. The scan uses it with A pre-multiplied by log2(e), which saves the
-// Cody-Waite reduction of exp16 on its hottest line.
-inline __m512 exp2_16(__m512 y) {
-    y = _mm512_max_ps(y, _mm512_set1_ps(-151.0f));  // 2^-151 rounds to 0; also keeps -inf finite
-    const __m512 n = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(y, n);
-    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+    // ---- weight loads: 16 elements as f32 (exact conversions) ------------------------------
+    static F load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+    static F load_f16(const uint16_t* p, Tail m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+    // bf16 is the top half of an f32: widen to 32 bits and shift into place.
+    static F load_bf16(const uint16_t* p) {
+        const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    }
+    static F load_bf16(const uint16_t* p, Tail m) {
+        const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    }
+    // 16 int8 as f32.
+    static F load_i8(const uint8_t* p) {
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    }
 
-// 1 / d to ~1 ulp: rcp14 plus one Newton step (a division costs ~10x more on zmm).
-inline __m512 recip16(__m512 d) {
-    const __m512 r = _mm512_rcp14_ps(d);
-    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
-}
+    // ---- pieces of the elementary functions (x86/vmath.inl) ---------------------------------
+    // exp's argument range: e^-104 is below the smallest subnormal, e^89 overflows; scalef
+    // takes care of everything in between.
+    static constexpr float kExpLo = -104.0f, kExpHi = 89.0f;
+    // 2^-151 rounds to 0; the clamp also keeps -inf finite. No upper clamp: scalef overflows
+    // to inf by itself.
+    static F exp2_clamp(F y) { return _mm512_max_ps(y, _mm512_set1_ps(-151.0f)); }
+    static F scale_pow2(F p, F n) { return _mm512_scalef_ps(p, n); }  // p * 2^n
+    // x = m 2^e, m in [sqrt(1/2), sqrt(2)), for finite x > 0.
+    static void log_reduce(F x, F& m, F& e) {
+        m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);  // [1, 2)
+        e = _mm512_getexp_ps(x);
+        const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GT_OQ);
+        m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
+        e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
+    }
 
-// ln(x) for finite x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln(m) by the Cephes
-// logf polynomial in (m - 1).
-inline __m512 log16(__m512 x) {
-    __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);  // [1, 2)
-    __m512 e = _mm512_getexp_ps(x);
-    const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GT_OQ);
-    m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
-    e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
-    const __m512 f = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
-    __m512 p = _mm512_set1_ps(7.0376836292e-2f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.1514610310e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.1676998740e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.2420140846e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.4249322787e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.6668057665e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.0000714765e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-2.4999993993e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(3.3333331174e-1f));
-    const __m512 f2 = _mm512_mul_ps(f, f);
-    p = _mm512_mul_ps(_mm512_mul_ps(p, f), f2);              // f^3 P(f)
-    p = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), p);  // low part of e ln2
-    p = _mm512_fnmadd_ps(f2, _mm512_set1_ps(0.5f), p);       // - f^2/2
-    const __m512 r = _mm512_add_ps(f, p);
-    return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), r);  // high part, exact
-}
+    // ---- per-channel kernels (x86/ssm.inl) --------------------------------------------------
+    // In-register transpose of a 16 x 16 block: r[i] lane j <-> r[j] lane i.
+    static void transpose(F (&r)[16]) {
+        __m512 t[16], u[16];
+        for (int i = 0; i < 8; ++i) {  // interleave row pairs within 128-bit lanes
+            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for (int i = 0; i < 4; ++i) {  // 4 rows x 1 column per 128-bit lane
+            const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+            const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+            u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));  // columns 0, 4, 8, 12
+            u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));  // 1, 5, 9, 13
+            u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));  // 2, 6, 10, 14
+            u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));  // 3, 7, 11, 15
+        }
+        for (int j = 0; j < 4; ++j) {  // gather the 128-bit lanes of the four row quads
+            const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+            const __m512 v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+            const __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+            const __m512 v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+            r[j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+            r[j + 8] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
+            r[j + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+            r[j + 12] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
+        }
+    }
+    // Lane l = p[l * stride] for lanes in m (others 0), and back: masked gather / scatter.
+    static F gather_column(const float* p, int64_t stride, Tail m) {
+        return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(int(stride))),
+                                        p, 4);
+    }
+    static void store_column(float* p, int64_t stride, Tail m, F v) {
+        _mm512_mask_i32scatter_ps(p, m, _mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(int(stride))), v, 4);
+    }
 
-// softplus(v) = v for v > 20 (as the reference), else log1p(e^v). log1p(a) is computed
-// as ln(1 + a) corrected by the rounding of 1 + a: ln(u) - ((u - 1) - a) / u.
-inline __m512 softplus16(__m512 v) {
-    const __m512 a = exp16(_mm512_min_ps(v, _mm512_set1_ps(20.0f)));
-    const __m512 u = _mm512_add_ps(a, _mm512_set1_ps(1.0f));
-    const __m512 err = _mm512_sub_ps(_mm512_sub_ps(u, _mm512_set1_ps(1.0f)), a);
-    // the correction is tiny next to ln(u): rcp14's 2^-14 relative error is plenty
-    const __m512 l = _mm512_sub_ps(log16(u), _mm512_mul_ps(err, _mm512_rcp14_ps(u)));
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(20.0f), _CMP_GT_OQ), l, v);
-}
+    // ---- int8 / int32 lanes: Q8_0 with int8 activations (x86/matmul_q8*.inl) ---------------
+    static I load_i(const void* p) { return _mm512_load_si512(p); }  // aligned
+    static void store_i(void* p, I v) { _mm512_store_si512(p, v); }  // aligned
 
-// silu(v) = v / (1 + e^-v)
-inline __m512 silu16(__m512 v) {
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
-    return _mm512_mul_ps(v, recip16(_mm512_add_ps(_mm512_set1_ps(1.0f), e)));
-}
+    // One 32-element block of x -> q (32 int8), d = max|x| / 127 and nc = -128 * sum(q).
+    // Round to nearest even (MXCSR default); |x / d| <= 127 so int8 saturation is moot.
+    static void quantize_block(const float* x, int8_t* q, float& d, int32_t& nc) {
+        const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)));
+        const float db = amax / 127.0f;
+        const __m512 id = _mm512_set1_ps(db > 0.0f ? 1.0f / db : 0.0f);
+        const __m128i q0 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)));
+        const __m128i q1 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id)));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q), q0);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), q1);
+        d = db;
+        nc = -128 * _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_cvtepi8_epi32(q0), _mm512_cvtepi8_epi32(q1)));
+    }
+    // GEMV: one 64-byte vector holds two consecutive blocks' quants of one row (lanes
+    // 0-7: block b, 8-15: block b + 1, zero when b is the last block).
+    static I load_q8_quants(const uint8_t* blk, int64_t blocks_left) {
+        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+        return blocks_left > 1
+                   ? _mm512_inserti64x4(_mm512_castsi256_si512(lo),
+                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2 + x86::kQ8BlockBytes)), 1)
+                   : _mm512_zextsi256_si512(lo);
+    }
+    // Integer transpose-reduce: D[r] holds 16 partial sums of row r (lanes 0-7: block A,
+    // 8-15: block B). out[0] lane r = sum of D[r] lanes 0-7, out[1] lane r = lanes 8-15.
+    static void reduce_rows(const I (&D)[16], I (&out)[2]) {
+        __m512i s[8], v[4];
+        for (int i = 0; i < 8; ++i)  // per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3]
+            s[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(D[2 * i], D[2 * i + 1]),
+                                    _mm512_unpackhi_epi32(D[2 * i], D[2 * i + 1]));
+        for (int i = 0; i < 4; ++i)  // per 128-bit lane: one sum of 4 partials for each of 4 rows
+            v[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(s[2 * i], s[2 * i + 1]),
+                                    _mm512_unpackhi_epi64(s[2 * i], s[2 * i + 1]));
+        // v[i] lanes: [A 0-3 | A 4-7 | B 0-3 | B 4-7] partial groups of rows 4i..4i+3
+        const __m512i z01 = _mm512_add_epi32(_mm512_shuffle_i32x4(v[0], v[1], 0x88), _mm512_shuffle_i32x4(v[0], v[1], 0xdd));
+        const __m512i z23 = _mm512_add_epi32(_mm512_shuffle_i32x4(v[2], v[3], 0x88), _mm512_shuffle_i32x4(v[2], v[3], 0xdd));
+        out[0] = _mm512_shuffle_i32x4(z01, z23, 0x88);  // [A rows 0-3, 4-7, 8-11, 12-15]
+        out[1] = _mm512_shuffle_i32x4(z01, z23, 0xdd);
+    }
+    // f16 scales of Q8_0 block b of 16 rows (rows outside m give 0), as f32 lanes.
+    static F q8_row_scales(const uint8_t* w, size_t row_bytes, int64_t b, Tail m) {
+        const __m512i off = _mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(int(row_bytes)));
+        const __m512i h = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, off, w + b * x86::kQ8BlockBytes, 1);
+        return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));  // low 16 bits of each dword
+    }
+    // 16 int32 sums of 4 products w * q: |w| * (q with w's sign) by a masked negate (no
+    // vpsignb in AVX-512) and vpmaddubsw (|q| <= 127: no saturation), then vpmaddwd.
+    static I dot_maddubs(I w, I q) {
+        const __m512i qs = _mm512_mask_sub_epi8(q, _mm512_movepi8_mask(w), _mm512_setzero_si512(), q);
+        return _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(w), qs), _mm512_set1_epi16(1));
+    }
+    // VNNI pack: v[r] = row r's 32 quants, already transposed per 8 rows; the vector of
+    // the same 4 bytes (index j) of all 16 rows: rows 0-7 low, 8-15 high.
+    static I join_quads(const __m256i* v, int j) { return _mm512_inserti64x4(_mm512_castsi256_si512(v[j]), v[8 + j], 1); }
+};
 
 }  // namespace
 }  // namespace kaa::kernels::avx512

@@ -1,0 +1,187 @@
+// ssm.inl — x86 per-channel kernels: causal conv1d + SiLU, the selective scan with its
+// gate, and RMS norm, generic over the vector traits V; included by <isa>/ssm.cpp.
+//
+// Channels map to the W = V::kW lanes of a vector (channel groups [c0, c0+W), the last
+// one masked), time is walked sequentially, and every lane does exactly the same
+// operations, so a channel's result does not depend on the [c_begin, c_end) split.
+//
+// Per-channel rows (state, A, conv weights: channel-major) are turned into per-lane
+// vectors ("columns") when a group starts and back when it ends: W x W in-register
+// transposes for whole blocks of a full group, gathers in and V::store_column out for
+// the rest (conv taps, partial groups, d_state not a multiple of W).
+#pragma once
+
+#include "kernels/cpu/scratch.hpp"
+#include "kernels/cpu/x86/common.hpp"
+#include "kernels/cpu/x86/vmath.inl"
+#include "kernels/kernels.hpp"
+
+namespace kaa::kernels::x86 {
+namespace {
+
+// v[j] lane l = p[l * n + j] for lanes l < nl (other lanes 0), j < n. The two branches
+// keep every index a compile-time constant when n is one (so a caller's local v[] can
+// live in registers).
+template <class V>
+inline void load_columns(const float* p, int64_t n, int64_t nl, typename V::F* v) {
+    constexpr int W = V::kW;
+    if (nl == W) {
+        int64_t j0 = 0;
+        for (; j0 + W <= n; j0 += W) {
+            typename V::F r[W];
+            for (int l = 0; l < W; ++l) r[l] = V::load(p + l * n + j0);
+            V::transpose(r);
+            for (int j = 0; j < W; ++j) v[j0 + j] = r[j];
+        }
+        for (int64_t j = j0; j < n; ++j) v[j] = V::gather_column(p + j, n, V::tail(W));
+    } else {
+        const typename V::Tail t = V::tail(nl);
+        for (int64_t j = 0; j < n; ++j) v[j] = V::gather_column(p + j, n, t);
+    }
+}
+// The inverse: p[l * n + j] = v[j] lane l for lanes l < nl.
+template <class V>
+inline void store_columns(float* p, int64_t n, int64_t nl, const typename V::F* v) {
+    constexpr int W = V::kW;
+    if (nl == W) {
+        int64_t j0 = 0;
+        for (; j0 + W <= n; j0 += W) {
+            typename V::F r[W];
+            for (int j = 0; j < W; ++j) r[j] = v[j0 + j];
+            V::transpose(r);
+            for (int l = 0; l < W; ++l) V::store(p + l * n + j0, r[l]);
+        }
+        for (int64_t j = j0; j < n; ++j) V::store_column(p + j, n, V::tail(W), v[j]);
+    } else {
+        const typename V::Tail t = V::tail(nl);
+        for (int64_t j = 0; j < n; ++j) V::store_column(p + j, n, t, v[j]);
+    }
+}
+
+// ---- conv1d + SiLU -------------------------------------------------------------------------
+// kDC > 0: taps known at compile time (window kept in registers); 0: any d_conv, window
+// in `scratch` (2 * d_conv vectors).
+template <class V, int kDC>
+void conv_group(const ConvParams& p, int64_t c0, int64_t nl, typename V::F* scratch) {
+    using F = typename V::F;
+    const int64_t DC = kDC > 0 ? kDC : p.d_conv, H = DC - 1;
+    F wloc[kDC > 0 ? kDC : 1], hloc[kDC > 1 ? kDC - 1 : 1];
+    F* w = kDC > 0 ? wloc : scratch;          // (d_conv) taps, lanes = channels
+    F* hist = kDC > 0 ? hloc : scratch + DC;  // (d_conv-1) past inputs, oldest first
+    const typename V::Tail m = V::tail(nl);
+    load_columns<V>(p.weight + c0 * DC, DC, nl, w);
+    if (H > 0) load_columns<V>(p.state + c0 * H, H, nl, hist);
+    const F bias = V::load(p.bias + c0, m);
+    for (int64_t t = 0; t < p.T; ++t) {
+        const F xt = V::load(p.x + t * p.x_stride + c0, m);
+        F acc = V::zero();
+        for (int64_t k = 0; k < H; ++k) acc = V::fmadd(hist[k], w[k], acc);
+        acc = V::fmadd(xt, w[H], acc);
+        V::store(p.out + t * p.out_stride + c0, m, vsilu<V>(V::add(acc, bias)));
+        for (int64_t k = 0; k + 1 < H; ++k) hist[k] = hist[k + 1];
+        if (H > 0) hist[H - 1] = xt;
+    }
+    if (H > 0) store_columns<V>(p.state + c0 * H, H, nl, hist);
+}
+
+template <class V>
+void conv1d_silu(const ConvParams& p) {
+    using F = typename V::F;
+    F* scratch = nullptr;
+    if (p.d_conv != 4) scratch = static_cast<F*>(thread_scratch(1, size_t(2 * p.d_conv) * sizeof(F)));
+    for (int64_t c0 = p.c_begin; c0 < p.c_end; c0 += V::kW) {
+        const int64_t nl = imin(V::kW, p.c_end - c0);
+        if (p.d_conv == 4)
+            conv_group<V, 4>(p, c0, nl, scratch);
+        else
+            conv_group<V, 0>(p, c0, nl, scratch);
+    }
+}
+
+// ---- selective scan ------------------------------------------------------------------------
+// One channel group over all T steps: dt, du and the gate are per lane; S[s], A[s] per
+// state. kNS > 0: d_state known at compile time (the state loop unrolled).
+template <class V, int kNS>
+inline void scan_group(const ScanParams& p, int64_t c0, int64_t nl, typename V::F* S, typename V::F* A) {
+    using F = typename V::F;
+    const int64_t N = kNS > 0 ? kNS : p.d_state;
+    const typename V::Tail m = V::tail(nl);
+    load_columns<V>(p.state + c0 * N, N, nl, S);
+    load_columns<V>(p.A + c0 * N, N, nl, A);
+    // exp(dt * A) is computed as 2^(dt * (A log2 e)), A scaled once per group.
+    for (int64_t s = 0; s < N; ++s) A[s] = V::mul(A[s], V::set1(kLog2e));
+    const F bias = V::load(p.dt_bias + c0, m);
+    const F D = V::load(p.D + c0, m);
+    for (int64_t t = 0; t < p.T; ++t) {
+        const F dt = vsoftplus<V>(V::add(V::load(p.dt_raw + t * p.dt_stride + c0, m), bias));
+        const F u = V::load(p.u + t * p.u_stride + c0, m);
+        const F z = V::load(p.z + t * p.z_stride + c0, m);
+        const float* B = p.B + t * p.B_stride;
+        const float* C = p.C + t * p.C_stride;
+        const F du = V::mul(dt, u);
+        F acc = V::zero();
+        // Unrolled for a compile-time d_state, so S[] can live in registers across all T.
+#if defined(__GNUC__)
+#pragma GCC unroll 16
+#endif
+        for (int64_t s = 0; s < N; ++s) {
+            const F dA = vexp2<V>(V::mul(dt, A[s]));  // A[s] holds A * log2(e)
+            S[s] = V::fmadd(S[s], dA, V::mul(du, V::bcast(B + s)));
+            acc = V::fmadd(S[s], V::bcast(C + s), acc);
+        }
+        const F yv = V::fmadd(D, u, acc);
+        V::store(p.y + t * p.y_stride + c0, m, V::mul(yv, vsilu<V>(z)));
+    }
+    store_columns<V>(p.state + c0 * N, N, nl, S);
+}
+
+template <class V>
+void scan(const ScanParams& p) {
+    using F = typename V::F;
+    const int64_t N = p.d_state;
+    // d_state = 16 (every Mamba-1 model): a group's S and A in registers where the ISA has
+    // enough of them (V::kScanInRegisters), else, like any other d_state, in L1 scratch.
+    F* buf = nullptr;
+    if (N != 16 || !V::kScanInRegisters) buf = static_cast<F*>(thread_scratch(1, size_t(2 * N) * sizeof(F)));
+    for (int64_t c0 = p.c_begin; c0 < p.c_end; c0 += V::kW) {
+        const int64_t nl = imin(V::kW, p.c_end - c0);
+        if (N == 16) {
+            if constexpr (V::kScanInRegisters) {
+                F S[16], A[16];
+                scan_group<V, 16>(p, c0, nl, S, A);
+            } else {
+                scan_group<V, 16>(p, c0, nl, buf, buf + 16);
+            }
+        } else {
+            scan_group<V, 0>(p, c0, nl, buf, buf + N);
+        }
+    }
+}
+
+// ---- RMS norm ------------------------------------------------------------------------------
+template <class V>
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    using F = typename V::F;
+    constexpr int W = V::kW;
+    F acc = V::zero();
+    int64_t i = 0;
+    for (; i + W <= n; i += W) {
+        const F v = V::load(x + i);
+        acc = V::fmadd(v, v, acc);
+    }
+    if (i < n) {
+        const F v = V::load(x + i, V::tail(n - i));
+        acc = V::fmadd(v, v, acc);
+    }
+    const float scale = 1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(V::hsum(acc) / float(n) + eps)));
+    const F sv = V::set1(scale);
+    for (i = 0; i < n; i += W) {
+        const typename V::Tail m = V::tail(n - i);
+        F v = V::mul(V::load(x + i, m), sv);
+        if (w) v = V::mul(v, V::load(w + i, m));
+        V::store(y + i, m, v);
+    }
+}
+
+}  // namespace
+}  // namespace kaa::kernels::x86
