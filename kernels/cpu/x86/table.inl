@@ -1,0 +1,26 @@
+// table.inl — the kernel table of one x86 backend. Included by x86/table.cpp inside
+// namespace kaa::kernels::<isa>, after kName, kDetail and kDetailVnni: declares the entry
+// points that backend's files define (kernels/cpu/<isa>/*.cpp, in that same namespace, so
+// each ISA's symbols have their own names) and defines table(vnni).
+//
+// Only Q8_0 quantizes activations (int8 per 32-block); F16/BF16 weights are widened to
+// f32 exactly and multiplied by f32 activations.
+
+void matmul_plain(const MatmulParams& p);  // matmul.cpp: Q8_0 by vpmaddubsw
+void matmul_vnni(const MatmulParams& p);   // matmul.cpp: Q8_0 by vpdpbusd
+void dequantize_row(WeightType t, const void* row, float* out, int64_t K);
+void conv1d_silu_kernel(const ConvParams& p);  // ssm.cpp
+void scan_kernel(const ScanParams& p);
+void rms_norm_kernel(const float* x, const float* w, float* y, int64_t n, float eps);
+
+// Constant-initialized: no code runs at program start.
+const CpuKernels& table(bool vnni) {
+    constexpr uint32_t kQuant = 1u << unsigned(WeightType::q8_0);
+    static const CpuKernels plain = {
+        kName, matmul_plain, conv1d_silu_kernel, scan_kernel, rms_norm_kernel, dequantize_row, kQuant, kDetail,
+    };
+    static const CpuKernels with_vnni = {
+        kName, matmul_vnni, conv1d_silu_kernel, scan_kernel, rms_norm_kernel, dequantize_row, kQuant, kDetailVnni,
+    };
+    return vnni ? with_vnni : plain;
+}
