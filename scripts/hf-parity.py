@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import platform
@@ -171,13 +172,17 @@ def dequantized_model(torch, model, gguf_path, reader_mod):
 # ---- kaa ---------------------------------------------------------------------------------------
 
 class KaaPython:
-    name = "python bindings"
-
-    def __init__(self, kaa):
-        self.kaa = kaa
+    def __init__(self, kaa, fast=False):
+        self.kaa, self.precision = kaa, "fast" if fast else "exact"
+        try:  # bindings that predate Model(precision=...) run their default
+            inspect.signature(kaa.Model).bind(".", precision=self.precision)
+            self.kw = {"precision": self.precision}
+        except TypeError:
+            self.kw, self.precision = {}, "default"
+        self.name = f"python bindings ({self.precision})"
 
     def logits(self, path, tokens, decode):
-        m = self.kaa.Model(str(path), n_threads=2)
+        m = self.kaa.Model(str(path), n_threads=2, **self.kw)
         s = m.session()
         if decode:
             return np.stack([np.array(s.eval([t])) for t in tokens])
@@ -217,7 +222,7 @@ def main() -> int:
     ap.add_argument("--types", default="f32,f16,bf16,q8_0")
     ap.add_argument("--engine", default="auto", choices=["auto", "python", "kaa-eval"])
     ap.add_argument("--kaa-eval", default=None, help="kaa-eval binary (default: build*/bin/kaa-eval)")
-    ap.add_argument("--fast", action="store_true", help="kaa-eval --fast (int8 activations for Q8_0)")
+    ap.add_argument("--fast", action="store_true", help="kaa's fast precision (int8 activations for Q8_0); default exact")
     ap.add_argument("--work", default=None, help="keep the models here (default: a temporary folder)")
     ap.add_argument("--json", default=None, help="write the results as JSON")
     ap.add_argument("--seed", type=int, default=0)
@@ -238,7 +243,7 @@ def main() -> int:
         if kaa is None:
             print("hf-parity: `import kaa` fails (compiled module missing)", file=sys.stderr)
             return 2
-        engine = KaaPython(kaa)
+        engine = KaaPython(kaa, args.fast)
     else:
         exe = args.kaa_eval or next((str(p) for p in sorted(REPO.glob("build*/bin/kaa-eval"))), None)
         if not exe or not os.path.exists(exe):
