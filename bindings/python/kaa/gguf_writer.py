@@ -273,12 +273,10 @@ class GGUFWriter:
         folder = os.path.dirname(os.path.abspath(self.path))
         fd, self._tmp = tempfile.mkstemp(prefix=os.path.basename(self.path) + ".", suffix=".tmp", dir=folder)
         self._file = os.fdopen(fd, "wb", buffering=4 << 20)
-        self._base = 0
         self._cur, self._done = 0, 0
         header = self.header_bytes()
         self._file.write(header)
-        self._base = len(header)
-        self._pos = len(header)
+        self._base = self._pos = len(header)  # data section start; bytes written
         return self
 
     def current_tensor(self) -> Optional[str]:

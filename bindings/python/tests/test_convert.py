@@ -148,7 +148,7 @@ def write_checkpoint(folder, *, model_type="falcon_mamba", d_model=64, n_layer=2
 
 def reference_logits(t, cfg, tokens):
     """The transformers Mamba / FalconMamba forward pass, token by token, in float64."""
-    D, L = cfg["hidden_size"], cfg["num_hidden_layers"]
+    L = cfg["num_hidden_layers"]
     S, R, K, eps = cfg["state_size"], cfg["time_step_rank"], cfg["conv_kernel"], cfg["layer_norm_epsilon"]
     falcon = cfg["model_type"] == "falcon_mamba"
     g = {k: v.astype(np.float64) for k, v in t.items()}
