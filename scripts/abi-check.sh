@@ -54,9 +54,15 @@ fi
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 # Only libkaa.so is needed: no tests, no tools (so no Catch2 either).
-cmake -S "$here" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DKAA_BUILD_TESTS=OFF -DKAA_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" --target kaa_shared -j "$(nproc)" >/dev/null
+mkdir -p "$build"
+log="$build/abi-check-build.log"
+if ! { cmake -S "$here" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+         -DKAA_BUILD_TESTS=OFF -DKAA_BUILD_EXAMPLES=OFF &&
+       cmake --build "$build" --target kaa_shared -j "$(nproc)"; } >"$log" 2>&1; then
+  echo "abi-check: building libkaa.so failed (full log: $log):" >&2
+  grep -E "error|FAILED" "$log" | head -20 >&2 || tail -20 "$log" >&2
+  exit 2
+fi
 lib="$(readlink -f "$build/lib/libkaa.so")"
 
 # abidw takes a folder of public headers; give it one with kaa.h alone.

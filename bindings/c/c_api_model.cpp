@@ -10,15 +10,19 @@ namespace {
 kaa::ModelParams to_model_params(const kaa_model_params* p) {
     kaa::ModelParams out;
     if (!p) return out;
-    check_struct_size(p->struct_size, KAA_V1_SIZE(kaa_model_params, progress_user_data), "kaa_model_params");
+    check_struct_size(p->struct_size, KAA_V1_SIZE(kaa_model_params, precision), "kaa_model_params");
     kaa_model_params in = kaa_model_default_params();
     KAA_READ_FIELD(kaa_model_params, in, p, n_threads);
     KAA_READ_FIELD(kaa_model_params, in, p, use_mmap);
     KAA_READ_FIELD(kaa_model_params, in, p, progress);
     KAA_READ_FIELD(kaa_model_params, in, p, progress_user_data);
+    KAA_READ_FIELD(kaa_model_params, in, p, precision);
     if (in.n_threads < 0) fail(KAA_ERR_INVALID_ARGUMENT, "kaa_model_params.n_threads must be >= 0");
+    if (in.precision != KAA_PRECISION_FAST && in.precision != KAA_PRECISION_EXACT)
+        fail(KAA_ERR_INVALID_ARGUMENT, "kaa_model_params.precision must be KAA_PRECISION_FAST or KAA_PRECISION_EXACT");
     out.n_threads = in.n_threads;
     out.use_mmap = in.use_mmap;
+    out.precision = in.precision == KAA_PRECISION_EXACT ? kaa::Precision::exact : kaa::Precision::fast;
     if (in.progress) {
         const kaa_progress_callback cb = in.progress;
         void* const ud = in.progress_user_data;
@@ -55,6 +59,7 @@ kaa_model_params kaa_model_default_params(void) KAA_NOEXCEPT {
     p.use_mmap = true;
     p.progress = nullptr;
     p.progress_user_data = nullptr;
+    p.precision = kaa::ModelParams{}.precision == kaa::Precision::exact ? KAA_PRECISION_EXACT : KAA_PRECISION_FAST;
     return p;
 }
 

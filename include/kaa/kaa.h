@@ -168,12 +168,23 @@ typedef struct kaa_generation kaa_generation;
  * fails with KAA_ERR_CANCELLED). */
 typedef bool (*kaa_progress_callback)(float progress, void* user_data);
 
+/* How matmuls treat activations (kaa::Precision). */
+typedef enum kaa_precision {
+    /* Activations may be rounded where that is faster (int8 dot products for Q8_0
+     * weights): decode at the memory-bandwidth limit; logits within ~0.5% of exact. */
+    KAA_PRECISION_FAST = 0,
+    /* Activations stay f32 in every matmul: logits match the float64 reference within
+     * 1e-3, at roughly 2/3 of the fast decode speed. */
+    KAA_PRECISION_EXACT = 1
+} kaa_precision;
+
 typedef struct kaa_model_params {
     uint32_t struct_size;
     int32_t n_threads;       /* default threads of Sessions on this model; 0 = all hardware threads */
     bool use_mmap;           /* true: map the file read-only; false: read it into memory */
     kaa_progress_callback progress; /* may be NULL */
     void* progress_user_data;
+    int32_t precision;       /* a kaa_precision (default KAA_PRECISION_FAST) */
 } kaa_model_params;
 
 KAA_API kaa_model_params kaa_model_default_params(void) KAA_NOEXCEPT;

@@ -4,11 +4,13 @@
  *
  * Usage: test_c_api [SHARED_DIR]   (default: $KAA_SHARED_DIR). Prints "KAA_SKIP: ..." and
  * exits 0 when the test models are absent, after running the checks that need no model. */
+#define _POSIX_C_SOURCE 200809L /* getpid */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kaa/kaa.h"
 
@@ -419,10 +421,13 @@ static void test_model_flow(const char* path, const char* other_model_path) {
     blob[blob_size / 2] ^= 0x40;
     CHECK_ERR(kaa_state_deserialize(blob, blob_size - 9, &bad_state), KAA_ERR_INVALID_STATE, "kaa_state_deserialize");
     CHECK(bad_state == NULL);
-    CHECK_OK(kaa_state_save(st2, "test_c_api.kaastate"));
+    char state_path[512];
+    const char* tmp = getenv("TMPDIR");
+    snprintf(state_path, sizeof state_path, "%s/test_c_api.%ld.kaastate", tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    CHECK_OK(kaa_state_save(st2, state_path));
     kaa_state* st3 = NULL;
-    CHECK_OK(kaa_state_load("test_c_api.kaastate", &st3));
-    remove("test_c_api.kaastate");
+    CHECK_OK(kaa_state_load(state_path, &st3));
+    remove(state_path);
 
     const kaa_token next = 21905;
     CHECK_OK(kaa_session_eval(sess, &next, 1, 0));
@@ -657,6 +662,26 @@ static void test_model_flow(const char* path, const char* other_model_path) {
     CHECK(seed == 1234);
     kaa_sampler_free(s1);
     kaa_sampler_free(s2);
+
+    /* Exact precision: logits within 1e-3 of the float64 golden; a bad value is refused. */
+    {
+        kaa_model_params ep = kaa_model_default_params();
+        CHECK(ep.precision == KAA_PRECISION_FAST);
+        ep.precision = 7;
+        kaa_model* em = NULL;
+        CHECK_ERR(kaa_model_load(path, &ep, &em), KAA_ERR_INVALID_ARGUMENT, "kaa_model_load");
+        ep.precision = KAA_PRECISION_EXACT;
+        CHECK_OK(kaa_model_load(path, &ep, &em));
+        kaa_session* es = NULL;
+        if (em) CHECK_OK(kaa_session_create(em, NULL, &es));
+        if (es) {
+            CHECK_OK(kaa_session_eval(es, kHello, 5, 0));
+            CHECK_OK(kaa_session_logits(es, &lg, &n_floats));
+            CHECK(fabsf(lg[21905] - 4.56912f) < 1e-3f);
+        }
+        kaa_session_free(es);
+        kaa_model_free(em);
+    }
 
     /* Loading: cancel through the progress callback. */
     kaa_model* m2 = NULL;

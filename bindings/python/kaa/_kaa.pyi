@@ -212,7 +212,10 @@ class Model:
         n_threads: int = 0,
         use_mmap: bool = True,
         progress: Optional[Callable[[float], Optional[bool]]] = None,
+        precision: str = "fast",
     ) -> Model: ...
+    @property
+    def precision(self) -> str: ...
     @property
     def hparams(self) -> HParams: ...
     @property

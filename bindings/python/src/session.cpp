@@ -75,10 +75,14 @@ py::array_t<float> logits_array(const std::vector<float>& logits, int64_t n_voca
 
 void bind_sessions(py::module_& m) {
     py::class_<Model>(m, "Model", "A loaded GGUF model: immutable, memory-mapped, shared by Sessions. Thread-safe.")
-        .def_static("load", [](py::object path, int32_t n_threads, bool use_mmap, py::object progress) {
+        .def_static("load", [](py::object path, int32_t n_threads, bool use_mmap, py::object progress,
+                               const std::string& precision) {
             ModelParams p;
             p.n_threads = n_threads;
             p.use_mmap = use_mmap;
+            if (precision == "fast") p.precision = Precision::fast;
+            else if (precision == "exact") p.precision = Precision::exact;
+            else throw Error(ErrorCode::invalid_argument, "precision must be 'fast' or 'exact', not '" + precision + "'");
             std::optional<py::error_already_set> pending;
             if (!progress.is_none()) {
                 py::handle cb = progress;  // borrowed: alive for the whole call
@@ -104,7 +108,10 @@ void bind_sessions(py::module_& m) {
             }
             return std::move(*model);
         }, py::arg("path"), py::kw_only(), py::arg("n_threads") = 0, py::arg("use_mmap") = true,
-           py::arg("progress") = py::none())
+           py::arg("progress") = py::none(), py::arg("precision") = "fast")
+        .def_property_readonly("precision", [](const Model& mo) {
+            return mo.params().precision == Precision::exact ? "exact" : "fast";
+        })
         .def_property_readonly("hparams", &Model::hparams)
         .def_property_readonly("n_vocab", &Model::n_vocab)
         .def_property_readonly("architecture", &Model::architecture)

@@ -75,3 +75,18 @@ def test_threads_and_chunks_do_not_change_results(q8_model):
     ids = c["tokens"]
     ref = q8_model.session(n_threads=1).eval(ids)
     np.testing.assert_array_equal(q8_model.session(n_threads=2, n_batch=7).eval(ids), ref)
+
+
+def test_exact_precision_matches_golden_tightly():
+    from conftest import shared_path
+
+    model = kaa.Model(shared_path("models/tiny-falcon-mamba-q8_0.gguf"), precision="exact")
+    assert model.precision == "exact"
+    c = golden_case("tiny-falcon-mamba-q8_0", "hello")
+    logits = model.session().eval(c["tokens"], all_logits=True)
+    for pos in range(len(c["tokens"])):
+        got = logits[pos, c["top_ids"][pos]]
+        assert np.max(np.abs(got - np.array(c["top_logits"][pos]))) <= 1e-3, pos
+    with pytest.raises(kaa.Error) as e:
+        kaa.Model(shared_path("models/tiny-falcon-mamba-q8_0.gguf"), precision="fastest")
+    assert e.value.code == kaa.ErrorCode.invalid_argument
