@@ -11,21 +11,32 @@ Every failure raises kaa.Error, whose ``code`` is a kaa.ErrorCode. The GIL is re
 while the model computes, so other Python threads keep running.
 """
 
-from ._kaa import (
-    ChatTemplate,
-    Error,
-    ErrorCode,
-    GenerationResult,
-    GenerationTimings,
-    HParams,
-    Sampler,
-    SamplerParams,
-    State,
-    TensorDesc,
-    Tokenizer,
-    __version__,
-)
-from ._api import Conversation, Model, Session, TextStream, eval_batch
+# The compiled module is imported eagerly when it is there. Without it (a source checkout
+# that was never built) the pure-Python tools such as `python -m kaa.convert` still work;
+# only the names below then fail, with the original ImportError.
+try:
+    from ._kaa import (
+        ChatTemplate,
+        Error,
+        ErrorCode,
+        GenerationResult,
+        GenerationTimings,
+        HParams,
+        Sampler,
+        SamplerParams,
+        State,
+        TensorDesc,
+        Tokenizer,
+        __version__,
+    )
+    from ._api import Conversation, Model, Session, TextStream, eval_batch
+except ImportError as _import_error:  # pragma: no cover - exercised without the build
+    _missing = _import_error
+
+    def __getattr__(name: str) -> object:
+        if name in __all__:
+            raise ImportError(f"kaa.{name} needs the compiled module kaa._kaa: {_missing}") from _missing
+        raise AttributeError(f"module 'kaa' has no attribute {name!r}")
 
 __all__ = [
     "ChatTemplate",

@@ -1,4 +1,5 @@
 """Shared fixtures: the test models and goldens of ../shared (skipped when absent)."""
+from __future__ import annotations
 
 import json
 import os
