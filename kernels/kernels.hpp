@@ -17,6 +17,12 @@
 #else
 #define KAA_HAVE_X86_KERNELS 0
 #endif
+// Whether this build has the AArch64 NEON backend (built for every aarch64 target).
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define KAA_HAVE_NEON_KERNELS 1
+#else
+#define KAA_HAVE_NEON_KERNELS 0
+#endif
 
 namespace kaa::kernels {
 
@@ -116,5 +122,11 @@ const CpuKernels& avx2_kernels(bool vnni);
 const CpuKernels& avx512_kernels(bool vnni);
 const CpuKernels& avx2_kernels();
 const CpuKernels& avx512_kernels();
+
+// AArch64 backend. Declared everywhere, defined only when KAA_HAVE_NEON_KERNELS is 1. The
+// bool picks the variant with ARMv8.2 SDOT (same results); the no-argument form (defined
+// in dispatch.cpp) picks it when the CPU/OS reports the dot product extension.
+const CpuKernels& neon_kernels(bool dotprod);
+const CpuKernels& neon_kernels();
 
 }  // namespace kaa::kernels
