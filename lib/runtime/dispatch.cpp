@@ -1,11 +1,12 @@
 // The one place that picks a CPU kernel backend.
 //
 // Rules: KAA_ISA unset or empty -> the best backend this build has and this CPU + OS
-// support (avx512 > avx2 > scalar on x86-64; scalar elsewhere until a neon backend
-// exists). KAA_ISA=scalar|avx2|avx512|neon forces one; a backend the build lacks or the
-// CPU/OS cannot run is Error(unsupported), never a silent fallback, so a test run with
-// KAA_ISA=avx512 really tests avx512. Within a backend, the (AVX-)VNNI variant is used
-// when the CPU has it (same results, faster Q8_0).
+// support (avx512 > avx2 > scalar on x86-64; neon on AArch64, where Advanced SIMD is
+// mandatory; scalar elsewhere). KAA_ISA=scalar|avx2|avx512|neon forces one; a backend the
+// build lacks or the CPU/OS cannot run is Error(unsupported), never a silent fallback, so
+// a test run with KAA_ISA=avx512 really tests avx512. Within a backend, the (AVX-)VNNI
+// variant, or on AArch64 the SDOT one, is used when the CPU has it (same results, faster
+// Q8_0).
 #include "runtime/dispatch.hpp"
 
 #include <cstdlib>
@@ -14,12 +15,45 @@
 #include "kaa/error.hpp"
 #include "runtime/cpu_features.hpp"
 
+#if KAA_HAVE_NEON_KERNELS && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)  // arch/arm64/include/uapi/asm/hwcap.h
+#endif
+#elif KAA_HAVE_NEON_KERNELS && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+
 namespace kaa::kernels {
 
 #if KAA_HAVE_X86_KERNELS
 // Declared in kernels.hpp; defined here because the variant choice needs cpu_features.
 const CpuKernels& avx2_kernels() { return avx2_kernels(runtime::cpu_features().avx_vnni); }
 const CpuKernels& avx512_kernels() { return avx512_kernels(runtime::cpu_features().avx512_vnni); }
+#endif
+
+#if KAA_HAVE_NEON_KERNELS
+namespace {
+// ARMv8.2 dot product (SDOT/UDOT). User space cannot read the ID registers portably, so
+// ask the OS: Linux/Android through the ELF auxiliary vector, macOS through sysctl. Other
+// systems: assume absent (the plain variant gives the same bits, a little slower).
+bool cpu_has_dotprod() {
+#if defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+    int v = 0;
+    size_t n = sizeof(v);
+    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &n, nullptr, 0) == 0 && v != 0;
+#else
+    return false;
+#endif
+}
+}  // namespace
+
+const CpuKernels& neon_kernels() {
+    static const bool dotprod = cpu_has_dotprod();
+    return neon_kernels(dotprod);
+}
 #endif
 
 }  // namespace kaa::kernels
@@ -54,6 +88,9 @@ const kernels::CpuKernels& select_cpu_kernels() {
                         "KAA_ISA=avx2: this CPU/OS lacks AVX2/FMA/F16C; it has: " + cpu.describe());
         return kernels::avx2_kernels();
     }
+#elif KAA_HAVE_NEON_KERNELS
+    (void)cpu;  // Advanced SIMD is part of every AArch64 CPU (cpu.neon is always set)
+    if (want.empty() || want == "neon") return kernels::neon_kernels();
 #else
     (void)cpu;
     if (want.empty()) return kernels::scalar_kernels();
