@@ -121,7 +121,10 @@ typedef enum kaa_status {
     KAA_ERR_INVALID_TOKEN = 10,   /* a token id outside [0, n_vocab) */
     KAA_ERR_TEMPLATE = 11,        /* a chat template could not be parsed or rendered */
     KAA_ERR_INTERNAL = 100,       /* a bug in kaa, or an exception from a user callback */
-    KAA_ERR_BUFFER_TOO_SMALL = 200 /* C ABI only: see "Buffer protocol" */
+    KAA_ERR_BUFFER_TOO_SMALL = 200, /* C ABI only: see "Buffer protocol" */
+    /* Not a status: makes every int32 value a valid kaa_status, so an unknown value
+     * passed in from C (or another language) is safe to read on the C++ side. */
+    KAA_STATUS_MAX_ = 0x7fffffff
 } kaa_status;
 
 /* "ok", "invalid_argument", ... ("unknown" for other values). Never NULL. */
@@ -136,7 +139,8 @@ typedef enum kaa_log_level {
     KAA_LOG_ERROR = 0,
     KAA_LOG_WARN = 1,
     KAA_LOG_INFO = 2,
-    KAA_LOG_DEBUG = 3
+    KAA_LOG_DEBUG = 3,
+    KAA_LOG_LEVEL_MAX_ = 0x7fffffff /* not a level: see KAA_STATUS_MAX_ */
 } kaa_log_level;
 
 /* Receives one NUL-terminated line (no trailing newline). May be called from any thread
@@ -175,7 +179,8 @@ typedef enum kaa_precision {
     KAA_PRECISION_FAST = 0,
     /* Activations stay f32 in every matmul: logits match the float64 reference within
      * 1e-3, at roughly 2/3 of the fast decode speed. */
-    KAA_PRECISION_EXACT = 1
+    KAA_PRECISION_EXACT = 1,
+    KAA_PRECISION_MAX_ = 0x7fffffff /* not a precision: see KAA_STATUS_MAX_ */
 } kaa_precision;
 
 typedef struct kaa_model_params {
