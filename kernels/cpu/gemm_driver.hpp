@@ -1,6 +1,7 @@
 // gemm_driver.hpp — the loop nest shared by the SIMD matmuls with f32 activations
-// (avx2, avx512). Internal linkage only: it is included by files compiled with different
-// ISA flags. (Q8_0 with int8 activations has its own recipe: */matmul_q8.hpp.)
+// (x86/matmul.inl for avx2 and avx512, neon/matmul.cpp). Internal linkage only: it is
+// included by files compiled with different ISA flags. (Q8_0 with int8 activations has
+// its own recipe: x86/matmul_q8.inl, neon/matmul_q8.hpp.)
 //
 // A kernel type `Kern` provides
 //   static constexpr int R, T;          register block: weight rows x tokens (GEMM)

@@ -11,6 +11,8 @@ void matmul_q8_vnni(const MatmulParams& p);   // matmul_q8_vnni.cpp
 
 void matmul_plain(const MatmulParams& p) { x86::matmul<Vec256>(p, matmul_q8_plain); }
 void matmul_vnni(const MatmulParams& p) { x86::matmul<Vec256>(p, matmul_q8_vnni); }
-void dequantize_row(WeightType t, const void* row, float* out, int64_t K) { x86::dequantize_row<Vec256>(t, row, out, K); }
+void dequantize_row(WeightType t, const void* row, float* out, int64_t K) {
+    x86::dequantize_row<Vec256>(t, row, out, K);
+}
 
 }  // namespace kaa::kernels::avx2

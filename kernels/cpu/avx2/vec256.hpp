@@ -21,6 +21,10 @@
 namespace kaa::kernels::avx2 {
 namespace {
 
+// Lane numbers (a function, not a namespace-scope constant, whose initializer would run
+// AVX2 code at program start on every CPU).
+inline __m256i lane_idx() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+
 struct Vec256 {
     using F = __m256;    // 8 f32 lanes
     using I = __m256i;   // 8 int32 lanes (or 32 int8)
@@ -42,32 +46,30 @@ struct Vec256 {
     // every ymm register.
     static constexpr bool kScanInRegisters = false;
 
-    // ---- lanes: zero, set1, load, store, add, sub, mul, min, max, fmadd, fnmadd, cvt_i32,
-    // zero_i, set1_i32, add_i32, flip_sign_bits (x86/common.hpp), and the ones that differ
+    // ---- lanes --------------------------------------------------------------------------------
+    // zero, set1, load, store, add, sub, mul, min, max, fmadd, fnmadd, cvt_i32, zero_i,
+    // set1_i32, add_i32, flip_sign_bits: the same intrinsics in both ISAs (x86/common.hpp).
     KAA_X86_PREFIX_OPS(_mm256, si256)
+    // The rest differ in more than the prefix.
     static Tail tail(int64_t n) {
-        return {_mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), n};
+        return {_mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), lane_idx()), n};
     }
     static F bcast(const float* p) { return _mm256_broadcast_ss(p); }
     static F load(const float* p, Tail t) { return _mm256_maskload_ps(p, t.m); }
     static void store(float* p, Tail t, F v) { _mm256_maskstore_ps(p, t.m, v); }
-    static F rcp(F d) { return _mm256_rcp_ps(d); }                         // 12 bits
+    static F rcp(F d) { return _mm256_rcp_ps(d); }  // 12 bits
     static F round(F x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     static Cmp gt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
     static F blend(F a, F b, Cmp c) { return _mm256_blendv_ps(a, b, c); }  // c ? b : a
     static F zero_outside(F v, Tail t) { return _mm256_and_ps(v, _mm256_castsi256_ps(t.m)); }
 
-    // Sum of the 8 lanes by halving: lane i + lane i+4, then +2, +1. Every kernel that
-    // promises bitwise agreement between its paths reduces with this one function.
-    static float hsum(F v) {
-        const __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-        const __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
-        return _mm_cvtss_f32(d);
-    }
+    // Sum of the 8 lanes by halving (x86::hsum8).
+    static float hsum(F v) { return x86::hsum8(v); }
 
     // ---- weight loads: 8 elements as f32 (exact conversions) -------------------------------
-    static F load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static F load_f16(const uint16_t* p) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
     static F load_f16(const uint16_t* p, Tail t) { return _mm256_cvtph_ps(load_u16_tail(p, t.n)); }
     static F load_bf16(const uint16_t* p) {
         return bf16_bits(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
@@ -82,7 +84,9 @@ struct Vec256 {
     // exp's argument range: 2^n is written into the exponent field, so n must stay normal.
     // Results stop at ~1.2e-38 below and ~1.7e38 above instead of flushing / overflowing.
     static constexpr float kExpLo = -87.3f, kExpHi = 88.0f;
-    static F exp2_clamp(F y) { return _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(127.0f)); }
+    static F exp2_clamp(F y) {
+        return _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(127.0f));
+    }
     // p * 2^n for integral n in [-126, 127].
     static F scale_pow2(F p, F n) {
         const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
@@ -103,7 +107,7 @@ struct Vec256 {
     static void transpose(F (&r)[8]) { x86::transpose8x8(r); }
     // Lane l = p[l * stride] for lanes in t (others 0): a masked gather.
     static F gather_column(const float* p, int64_t stride, Tail t) {
-        const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int(stride)));
+        const __m256i idx = _mm256_mullo_epi32(lane_idx(), _mm256_set1_epi32(int(stride)));
         return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(t.m), 4);
     }
     // p[l * stride] = lane l for lanes in t (t.n <= 8): AVX2 has no scatter.
@@ -157,13 +161,14 @@ struct Vec256 {
         for (int i = 0; i < 2; ++i)  // per 128-bit lane: rows 4i..4i+3, half the partials each
             v[i] = _mm256_add_epi32(_mm256_unpacklo_epi64(s[2 * i], s[2 * i + 1]),
                                     _mm256_unpackhi_epi64(s[2 * i], s[2 * i + 1]));
-        out[0] = _mm256_add_epi32(_mm256_permute2x128_si256(v[0], v[1], 0x20), _mm256_permute2x128_si256(v[0], v[1], 0x31));
+        out[0] = _mm256_add_epi32(_mm256_permute2x128_si256(v[0], v[1], 0x20),
+                                  _mm256_permute2x128_si256(v[0], v[1], 0x31));
     }
     // f16 scales of Q8_0 block b of 8 rows (rows outside t give 0), as f32 lanes.
     static F q8_row_scales(const uint8_t* w, size_t row_bytes, int64_t b, Tail t) {
-        const __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int(row_bytes)));
-        __m256i h = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(w + b * x86::kQ8BlockBytes), off,
-                                                t.m, 1);
+        const __m256i off = _mm256_mullo_epi32(lane_idx(), _mm256_set1_epi32(int(row_bytes)));
+        const int* blk = reinterpret_cast<const int*>(w + b * x86::kQ8BlockBytes);
+        __m256i h = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), blk, off, t.m, 1);
         h = _mm256_and_si256(h, _mm256_set1_epi32(0xffff));
         const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, _mm256_setzero_si256()), 0x08);
         return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));

@@ -7,6 +7,8 @@ namespace kaa::kernels::avx512 {
 
 void conv1d_silu_kernel(const ConvParams& p) { x86::conv1d_silu<Vec512>(p); }
 void scan_kernel(const ScanParams& p) { x86::scan<Vec512>(p); }
-void rms_norm_kernel(const float* x, const float* w, float* y, int64_t n, float eps) { x86::rms_norm<Vec512>(x, w, y, n, eps); }
+void rms_norm_kernel(const float* x, const float* w, float* y, int64_t n, float eps) {
+    x86::rms_norm<Vec512>(x, w, y, n, eps);
+}
 
 }  // namespace kaa::kernels::avx512

@@ -25,9 +25,9 @@ namespace {
 inline __m512i lane_idx() { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
 
 struct Vec512 {
-    using F = __m512;       // 16 f32 lanes
-    using I = __m512i;      // 16 int32 lanes (or 64 int8)
-    using Cmp = __mmask16;  // lane-wise comparison result
+    using F = __m512;        // 16 f32 lanes
+    using I = __m512i;       // 16 int32 lanes (or 64 int8)
+    using Cmp = __mmask16;   // lane-wise comparison result
     using Tail = __mmask16;  // lanes [0, n) of a vector
     static constexpr int kW = 16;
 
@@ -39,32 +39,31 @@ struct Vec512 {
     // in registers and stays there for all T steps.
     static constexpr bool kScanInRegisters = true;
 
-    // ---- lanes: zero, set1, load, store, add, sub, mul, min, max, fmadd, fnmadd, cvt_i32,
-    // zero_i, set1_i32, add_i32, flip_sign_bits (x86/common.hpp), and the ones that differ
+    // ---- lanes --------------------------------------------------------------------------------
+    // zero, set1, load, store, add, sub, mul, min, max, fmadd, fnmadd, cvt_i32, zero_i,
+    // set1_i32, add_i32, flip_sign_bits: the same intrinsics in both ISAs (x86/common.hpp).
     KAA_X86_PREFIX_OPS(_mm512, si512)
+    // The rest differ in more than the prefix.
     static Tail tail(int64_t n) { return __mmask16(n >= 16 ? 0xffffu : (1u << n) - 1u); }
     static F bcast(const float* p) { return _mm512_set1_ps(*p); }
     static F load(const float* p, Tail m) { return _mm512_maskz_loadu_ps(m, p); }  // 0 outside m
     static void store(float* p, Tail m, F v) { _mm512_mask_storeu_ps(p, m, v); }
-    static F rcp(F d) { return _mm512_rcp14_ps(d); }                       // 14 bits
+    static F rcp(F d) { return _mm512_rcp14_ps(d); }  // 14 bits
     static F round(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     static Cmp gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
     static F blend(F a, F b, Cmp c) { return _mm512_mask_blend_ps(c, a, b); }  // c ? b : a
     static F zero_outside(F v, Tail m) { return _mm512_maskz_mov_ps(m, v); }
 
-    // Sum of the 16 lanes by halving: lane i + lane i+8, then +4, +2, +1. Every kernel that
-    // promises bitwise agreement between its paths reduces with this one function.
+    // Sum of the 16 lanes by halving: lane i + lane i+8, then +4, +2, +1 (x86::hsum8).
     static float hsum(F v) {
-        const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v),
-                                       _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-        const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-        const __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
-        return _mm_cvtss_f32(d);
+        return x86::hsum8(_mm256_add_ps(_mm512_castps512_ps256(v),
+                                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
     }
 
     // ---- weight loads: 16 elements as f32 (exact conversions) ------------------------------
-    static F load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+    static F load_f16(const uint16_t* p) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
     static F load_f16(const uint16_t* p, Tail m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
     // bf16 is the top half of an f32: widen to 32 bits and shift into place.
     static F load_bf16(const uint16_t* p) {
@@ -126,8 +125,8 @@ struct Vec512 {
     }
     // Lane l = p[l * stride] for lanes in m (others 0), and back: masked gather / scatter.
     static F gather_column(const float* p, int64_t stride, Tail m) {
-        return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(int(stride))),
-                                        p, 4);
+        const __m512i idx = _mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(int(stride)));
+        return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, p, 4);
     }
     static void store_column(float* p, int64_t stride, Tail m, F v) {
         _mm512_mask_i32scatter_ps(p, m, _mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(int(stride))), v, 4);
@@ -142,7 +141,8 @@ struct Vec512 {
     static void quantize_block(const float* x, int8_t* q, float& d, int32_t& nc) {
         const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
         const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)));
+        const float amax =
+            _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)));
         const float db = amax / 127.0f;
         const __m512 id = _mm512_set1_ps(db > 0.0f ? 1.0f / db : 0.0f);
         const __m128i q0 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)));
@@ -156,10 +156,9 @@ struct Vec512 {
     // 0-7: block b, 8-15: block b + 1, zero when b is the last block).
     static I load_q8_quants(const uint8_t* blk, int64_t blocks_left) {
         const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-        return blocks_left > 1
-                   ? _mm512_inserti64x4(_mm512_castsi256_si512(lo),
-                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2 + x86::kQ8BlockBytes)), 1)
-                   : _mm512_zextsi256_si512(lo);
+        if (blocks_left < 2) return _mm512_zextsi256_si512(lo);
+        const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2 + x86::kQ8BlockBytes));
+        return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     }
     // Integer transpose-reduce: D[r] holds 16 partial sums of row r (lanes 0-7: block A,
     // 8-15: block B). out[0] lane r = sum of D[r] lanes 0-7, out[1] lane r = lanes 8-15.
@@ -172,8 +171,10 @@ struct Vec512 {
             v[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(s[2 * i], s[2 * i + 1]),
                                     _mm512_unpackhi_epi64(s[2 * i], s[2 * i + 1]));
         // v[i] lanes: [A 0-3 | A 4-7 | B 0-3 | B 4-7] partial groups of rows 4i..4i+3
-        const __m512i z01 = _mm512_add_epi32(_mm512_shuffle_i32x4(v[0], v[1], 0x88), _mm512_shuffle_i32x4(v[0], v[1], 0xdd));
-        const __m512i z23 = _mm512_add_epi32(_mm512_shuffle_i32x4(v[2], v[3], 0x88), _mm512_shuffle_i32x4(v[2], v[3], 0xdd));
+        const __m512i z01 =
+            _mm512_add_epi32(_mm512_shuffle_i32x4(v[0], v[1], 0x88), _mm512_shuffle_i32x4(v[0], v[1], 0xdd));
+        const __m512i z23 =
+            _mm512_add_epi32(_mm512_shuffle_i32x4(v[2], v[3], 0x88), _mm512_shuffle_i32x4(v[2], v[3], 0xdd));
         out[0] = _mm512_shuffle_i32x4(z01, z23, 0x88);  // [A rows 0-3, 4-7, 8-11, 12-15]
         out[1] = _mm512_shuffle_i32x4(z01, z23, 0xdd);
     }
@@ -191,7 +192,9 @@ struct Vec512 {
     }
     // VNNI pack: v[r] = row r's 32 quants, already transposed per 8 rows; the vector of
     // the same 4 bytes (index j) of all 16 rows: rows 0-7 low, 8-15 high.
-    static I join_quads(const __m256i* v, int j) { return _mm512_inserti64x4(_mm512_castsi256_si512(v[j]), v[8 + j], 1); }
+    static I join_quads(const __m256i* v, int j) {
+        return _mm512_inserti64x4(_mm512_castsi256_si512(v[j]), v[8 + j], 1);
+    }
 };
 
 }  // namespace

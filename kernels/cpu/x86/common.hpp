@@ -22,9 +22,6 @@
 
 #include <cstdint>
 
-namespace kaa::kernels::x86 {
-namespace {
-
 // The lane-wise operations that both ISAs spell with the same intrinsic, differing only
 // in the prefix (_mm256 / _mm512) and the integer-vector suffix (si256 / si512). Expanded
 // inside each traits struct, after its F and I: KAA_X86_PREFIX_OPS(_mm256, si256).
@@ -47,6 +44,9 @@ namespace {
     /* int8 w -> w + 128 (w xor 0x80): vpdpbusd's unsigned operand */               \
     static I flip_sign_bits(I w) { return P##_xor_##SI(w, P##_set1_epi8(char(0x80))); }
 
+namespace kaa::kernels::x86 {
+namespace {
+
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // exp(x) = 2^(x log2 e): the scan folds log2(e) into A once per channel group.
@@ -54,6 +54,16 @@ constexpr float kLog2e = 1.44269504088896341f;
 
 // A Q8_0 block: f16 scale d, then 32 int8 quants q; the value is q * d.
 constexpr int64_t kQ8BlockBytes = 34;
+
+// Sum of 8 lanes by halving: lane i + lane i+4, then +2, +1. Both traits' hsum end with
+// it (AVX-512 first adds its two 256-bit halves), and every kernel that promises bitwise
+// agreement between its paths reduces with V::hsum.
+inline float hsum8(__m256 v) {
+    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    const __m128 d = _mm_add_ss(c, _mm_movehdup_ps(c));
+    return _mm_cvtss_f32(d);
+}
 
 // 8 x 8 transpose of 32-bit lanes: r[i] lane j <-> r[j] lane i. Float shuffles only
 // move bits, so the int form (the VNNI weight pack) goes through the same code.

@@ -35,7 +35,9 @@ struct FloatCtx {
 template <class V>
 struct LoadF32 {
     static constexpr int kBytes = 4;
-    static typename V::F load(const uint8_t* row, int64_t k) { return V::load(reinterpret_cast<const float*>(row) + k); }
+    static typename V::F load(const uint8_t* row, int64_t k) {
+        return V::load(reinterpret_cast<const float*>(row) + k);
+    }
     static typename V::F load(const uint8_t* row, int64_t k, typename V::Tail t) {
         return V::load(reinterpret_cast<const float*>(row) + k, t);
     }
@@ -43,7 +45,9 @@ struct LoadF32 {
 template <class V>
 struct LoadF16 {
     static constexpr int kBytes = 2;
-    static typename V::F load(const uint8_t* row, int64_t k) { return V::load_f16(reinterpret_cast<const uint16_t*>(row) + k); }
+    static typename V::F load(const uint8_t* row, int64_t k) {
+        return V::load_f16(reinterpret_cast<const uint16_t*>(row) + k);
+    }
     static typename V::F load(const uint8_t* row, int64_t k, typename V::Tail t) {
         return V::load_f16(reinterpret_cast<const uint16_t*>(row) + k, t);
     }
@@ -51,7 +55,9 @@ struct LoadF16 {
 template <class V>
 struct LoadBF16 {
     static constexpr int kBytes = 2;
-    static typename V::F load(const uint8_t* row, int64_t k) { return V::load_bf16(reinterpret_cast<const uint16_t*>(row) + k); }
+    static typename V::F load(const uint8_t* row, int64_t k) {
+        return V::load_bf16(reinterpret_cast<const uint16_t*>(row) + k);
+    }
     static typename V::F load(const uint8_t* row, int64_t k, typename V::Tail t) {
         return V::load_bf16(reinterpret_cast<const uint16_t*>(row) + k, t);
     }
@@ -152,7 +158,8 @@ void gemm_float_packed(const MatmulParams& p) {
             }
             for (int64_t m0 = 0; m0 < p.M; m0 += T) {
                 const int tt = int(imin(T, p.M - m0));
-                for (int t = 0; t < tt; ++t) std::memcpy(xp + t * stride, p.x + (m0 + t) * p.x_stride + k0, size_t(len) * 4);
+                for (int t = 0; t < tt; ++t)
+                    std::memcpy(xp + t * stride, p.x + (m0 + t) * p.x_stride + k0, size_t(len) * 4);
                 const FloatCtx c{reinterpret_cast<const uint8_t*>(wp), size_t(stride) * 4, xp, stride,
                                  p.y + m0 * p.y_stride + n0, p.y_stride};
                 for (int64_t n = 0; n < rows; n += K32::R) {

@@ -21,11 +21,11 @@ namespace {
 
 // v[j] lane l = p[l * n + j] for lanes l < nl (other lanes 0), j < n. The two branches
 // keep every index a compile-time constant when n is one (so a caller's local v[] can
-// live in registers).
+// live in registers), and n < W (conv taps) compiles to the gathers alone.
 template <class V>
 inline void load_columns(const float* p, int64_t n, int64_t nl, typename V::F* v) {
     constexpr int W = V::kW;
-    if (nl == W) {
+    if (nl == W && n >= W) {
         int64_t j0 = 0;
         for (; j0 + W <= n; j0 += W) {
             typename V::F r[W];
@@ -43,7 +43,7 @@ inline void load_columns(const float* p, int64_t n, int64_t nl, typename V::F* v
 template <class V>
 inline void store_columns(float* p, int64_t n, int64_t nl, const typename V::F* v) {
     constexpr int W = V::kW;
-    if (nl == W) {
+    if (nl == W && n >= W) {
         int64_t j0 = 0;
         for (; j0 + W <= n; j0 += W) {
             typename V::F r[W];
