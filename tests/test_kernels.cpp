@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kaa/error.hpp"
@@ -32,10 +33,25 @@ struct Avx2 { static constexpr bool kAvx512 = false, kVnni = false; };
 struct Avx2Vnni { static constexpr bool kAvx512 = false, kVnni = true; };
 struct Avx512 { static constexpr bool kAvx512 = true, kVnni = false; };
 struct Avx512Vnni { static constexpr bool kAvx512 = true, kVnni = true; };
+struct Neon { static constexpr bool kDot = false; };
+struct NeonDot { static constexpr bool kDot = true; };
+
+template <class B>
+constexpr bool kIsNeon = std::is_same_v<B, Neon> || std::is_same_v<B, NeonDot>;
 
 // The table for tag B, or nullptr (with the reason in *why) when it cannot run here.
 template <class B>
 const CpuKernels* backend(std::string* why) {
+    if constexpr (kIsNeon<B>) {
+#if KAA_HAVE_NEON_KERNELS
+        // The no-argument form picks the SDOT variant exactly when the CPU/OS reports it.
+        const bool dot = std::string(kaa::kernels::neon_kernels().detail).find("dotprod") != std::string::npos;
+        if (B::kDot && !dot) return *why = "CPU lacks the ARMv8.2 dot product extension", nullptr;
+        return &kaa::kernels::neon_kernels(B::kDot);
+#else
+        return *why = "no neon backend in this build", nullptr;
+#endif
+    } else {
 #if KAA_HAVE_X86_KERNELS
     const auto& f = kaa::runtime::cpu_features();
     if (B::kAvx512) {
@@ -49,6 +65,7 @@ const CpuKernels* backend(std::string* why) {
 #else
     return *why = "no x86 backends in this build", nullptr;
 #endif
+    }
 }
 
 #define KAA_BACKEND_OR_SKIP(k)                                             \
@@ -185,7 +202,7 @@ std::vector<int64_t> k_values(WeightType t) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("kernels: matmul matches the scalar reference", "[kernels]", Avx2, Avx2Vnni, Avx512,
-                   Avx512Vnni) {
+                   Avx512Vnni, Neon, NeonDot) {
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(11);
     for (WeightType t : kAllTypes) {
@@ -234,7 +251,7 @@ TEMPLATE_TEST_CASE("kernels: matmul matches the scalar reference", "[kernels]", 
 }
 
 TEMPLATE_TEST_CASE("kernels: matmul rows are bitwise independent of M and the row range", "[kernels]", Avx2,
-                   Avx2Vnni, Avx512, Avx512Vnni) {
+                   Avx2Vnni, Avx512, Avx512Vnni, Neon, NeonDot) {
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(5);
     for (WeightType t : kAllTypes) {
@@ -301,6 +318,25 @@ TEMPLATE_TEST_CASE("kernels: VNNI and plain int8 variants give identical bits", 
     }
 }
 
+TEST_CASE("kernels: neon SDOT and plain int8 variants give identical bits", "[kernels]") {
+    std::string why;
+    const CpuKernels* dot = backend<NeonDot>(&why);
+    const CpuKernels* plain = dot ? backend<Neon>(&why) : nullptr;
+    if (!dot || !plain) KAA_SKIP(why);
+    std::mt19937 rng(3);
+    for (int64_t K : {32, 96, 2080}) {
+        const int64_t N = 21, M = 6;
+        const Weights w = make_weights(WeightType::q8_0, N, K, rng);
+        const std::vector<float> x = randn(size_t(M * K), rng);
+        for (int64_t mm : {int64_t(1), M}) {
+            std::vector<float> a(size_t(mm * N)), b(size_t(mm * N));
+            run_matmul(*dot, w, x.data(), K, mm, a.data(), N, 0, N);
+            run_matmul(*plain, w, x.data(), K, mm, b.data(), N, 0, N);
+            CHECK(same_bits(a, b));
+        }
+    }
+}
+
 TEST_CASE("kernels: Q8_0 gives the same bits on avx2 and avx512 (one recipe)", "[kernels]") {
     std::string why;
     const CpuKernels* a = backend<Avx2>(&why);
@@ -321,7 +357,7 @@ TEST_CASE("kernels: Q8_0 gives the same bits on avx2 and avx512 (one recipe)", "
     }
 }
 
-TEMPLATE_TEST_CASE("kernels: dequantize_row is exact", "[kernels]", Avx2, Avx512) {
+TEMPLATE_TEST_CASE("kernels: dequantize_row is exact", "[kernels]", Avx2, Avx512, Neon) {
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(9);
     for (WeightType t : kAllTypes) {
@@ -338,7 +374,7 @@ TEMPLATE_TEST_CASE("kernels: dequantize_row is exact", "[kernels]", Avx2, Avx512
     }
 }
 
-TEMPLATE_TEST_CASE("kernels: rms_norm matches the scalar reference", "[kernels]", Avx2, Avx512) {
+TEMPLATE_TEST_CASE("kernels: rms_norm matches the scalar reference", "[kernels]", Avx2, Avx512, Neon) {
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(4);
     for (int64_t n : {1, 5, 8, 16, 37, 4099}) {
@@ -403,7 +439,7 @@ bool close_rel(const std::vector<float>& a, const std::vector<float>& b, double 
 }  // namespace
 
 TEMPLATE_TEST_CASE("kernels: conv1d_silu matches the scalar reference and is split-invariant", "[kernels]",
-                   Avx2, Avx512) {
+                   Avx2, Avx512, Neon) {
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(8);
     for (int64_t dc : {2, 3, 4, 5}) {
@@ -490,7 +526,7 @@ void run_scan(const CpuKernels& k, const ScanCase& s, std::vector<float>& state,
 }  // namespace
 
 TEMPLATE_TEST_CASE("kernels: scan matches the scalar reference and is split-invariant", "[kernels]", Avx2,
-                   Avx512) {
+                   Avx512, Neon) {
     KAA_BACKEND_OR_SKIP(k);
     std::mt19937 rng(12);
     for (int64_t ds : {16, 8, 5}) {
@@ -501,8 +537,11 @@ TEMPLATE_TEST_CASE("kernels: scan matches the scalar reference and is split-inva
             std::vector<float> sa = s.state, sb = s.state, ya(size_t(T * di), 0.0f), yb(size_t(T * di), 0.0f);
             run_scan(*k, s, sa, ya, 0, T, 0, di);
             run_scan(ref, s, sb, yb, 0, T, 0, di);
-            // The state and outputs are sums of O(1) terms: relative to |value| + 0.1.
-            CHECK(close_rel(ya, yb, 2e-5, 0.1));
+            // The state and outputs are sums of O(1) terms: relative to |value| + 0.1. y is
+            // a cancelling sum of d_state products of the state, whose f32 rounding builds
+            // up over T steps: after 40 steps the scalar reference itself is ~1.5 x 2e-5
+            // away from a float64 scan, so y gets 1e-4.
+            CHECK(close_rel(ya, yb, T > 8 ? 1e-4 : 2e-5, 0.1));
             CHECK(close_rel(sa, sb, 2e-5, 0.1));
             // unaligned channel splits and one-step-at-a-time decode give identical bits
             std::vector<float> sc = s.state, yc(size_t(T * di), 0.0f);
@@ -547,6 +586,9 @@ TEST_CASE("kernels: KAA_ISA selects, or refuses with a clear error", "[kernels]"
 #if KAA_HAVE_X86_KERNELS
         runnable = (std::string(isa) == "avx2" && f.has_avx2_set()) || (std::string(isa) == "avx512" && f.has_avx512_set());
 #endif
+#if KAA_HAVE_NEON_KERNELS
+        runnable = std::string(isa) == "neon";
+#endif
         if (runnable) {
             CHECK(std::string(kaa::runtime::select_cpu_kernels().name) == isa);
         } else {
@@ -563,6 +605,8 @@ TEST_CASE("kernels: KAA_ISA selects, or refuses with a clear error", "[kernels]"
     const std::string best = kaa::runtime::select_cpu_kernels().name;
 #if KAA_HAVE_X86_KERNELS
     CHECK(best == (f.has_avx512_set() ? "avx512" : f.has_avx2_set() ? "avx2" : "scalar"));
+#elif KAA_HAVE_NEON_KERNELS
+    CHECK(best == "neon");
 #else
     CHECK(best == "scalar");
 #endif
