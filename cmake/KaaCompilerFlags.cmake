@@ -2,6 +2,11 @@
 # Never -march=native: one binary must run on every CPU; ISA-specific code is compiled
 # per translation unit in kernels/cpu/ and chosen at run time.
 set(KAA_WARNINGS -Wall -Wextra -Wshadow -Wno-unused-parameter)
+# No fused multiply-add unless a kernel writes one: the scalar reference must round the
+# same way on every architecture (GCC fuses by default when targeting AArch64).
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>)
+endif()
 
 find_program(CCACHE_PROGRAM ccache)
 if(CCACHE_PROGRAM)
