@@ -33,8 +33,8 @@ struct Avx2 { static constexpr bool kAvx512 = false, kVnni = false; };
 struct Avx2Vnni { static constexpr bool kAvx512 = false, kVnni = true; };
 struct Avx512 { static constexpr bool kAvx512 = true, kVnni = false; };
 struct Avx512Vnni { static constexpr bool kAvx512 = true, kVnni = true; };
-struct Neon { static constexpr bool kDot = false; };
-struct NeonDot { static constexpr bool kDot = true; };
+struct Neon { [[maybe_unused]] static constexpr bool kDot = false; };
+struct NeonDot { [[maybe_unused]] static constexpr bool kDot = true; };
 
 template <class B>
 constexpr bool kIsNeon = std::is_same_v<B, Neon> || std::is_same_v<B, NeonDot>;
