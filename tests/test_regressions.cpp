@@ -5,11 +5,14 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
+#include "gguf/gguf.hpp"
 #include "gguf/synth.hpp"
+#include "gguf/writer.hpp"
 #include "kaa/error.hpp"
 #include "kaa/session.hpp"
 #include "kaa/state.hpp"
@@ -69,4 +72,27 @@ TEST_CASE("regression: a forged state position cannot overflow the session posit
     const kaa::Token t = 1;
     CHECK(s.eval(&t, 1).size() == size_t(model.n_vocab()));
     CHECK(s.position() == (int64_t(1) << 62) + 1);
+}
+
+// fuzz_gguf: Value::int_at on an F32 array element of 2.86e29 cast the float to int64
+// directly (UBSan: gguf.cpp, "outside the range of representable values of type long").
+TEST_CASE("regression: int_at of float array elements saturates instead of overflowing", "[regression][gguf]") {
+    kaa::gguf::Writer w;
+    const float big = 2.85964e29f;
+    w.set_array("f32", std::vector<float>{big, -big, NAN, INFINITY, 3.7f, -3.7f});
+    w.set_array("f64", std::vector<double>{1e300, -1e300, 9223372036854775808.0, -9223372036854775808.0});
+    const kaa::gguf::File f = kaa::gguf::File::from_bytes(w.to_bytes());
+    const kaa::gguf::Value& a = *f.find("f32");
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+    CHECK(a.int_at(0) == kMax);
+    CHECK(a.int_at(1) == kMin);
+    CHECK(a.int_at(2) == 0);
+    CHECK(a.int_at(3) == kMax);
+    CHECK(a.int_at(4) == 3);
+    CHECK(a.int_at(5) == -3);
+    const kaa::gguf::Value& b = *f.find("f64");
+    CHECK(b.int_at(0) == kMax);
+    CHECK(b.int_at(1) == kMin);
+    CHECK(b.int_at(2) == kMax);
+    CHECK(b.int_at(3) == kMin);
 }
