@@ -1,17 +1,26 @@
 // thread_pool.hpp — a small fork-join pool owned by a Session.
 //
-// parallel_for(n, fn) splits [0, n) into one contiguous range per thread (the caller
-// runs the first) and returns when all are done. The split depends only on n and the
-// thread count, and kernels compute every element the same way whatever range it falls
-// in, so results never depend on the number of threads.
+// parallel_for(n, fn) splits [0, n) into one contiguous range ("part") per thread and
+// returns when all parts are done. The split depends only on n and the thread count, and
+// kernels compute every element the same way whatever range it falls in, so results
+// never depend on the number of threads.
 //
-// Decode calls parallel_for hundreds of times per token, so workers spin briefly on an
-// atomic generation counter before sleeping on a condition variable.
+// Parts are claimed, not assigned: the caller and the workers take the next unclaimed
+// part until none is left. On a quiet machine each thread ends up with one part, as with
+// a static split. When there are more busy threads than cores (many Sessions, each with
+// its own pool, in one process), a worker that is descheduled or asleep simply claims
+// nothing and the threads that are running do its share, instead of everyone waiting
+// for it.
+//
+// Decode calls parallel_for hundreds of times per token, so idle workers spin for a
+// short, time-bounded while before sleeping on a condition variable; the caller only
+// pays for a wake-up (a futex call) when some worker is actually asleep.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -28,24 +37,35 @@ public:
 
     int size() const noexcept { return n_threads_; }
 
-    // fn(begin, end) over a partition of [0, n). Ranges are multiples of `grain`
-    // (except the last) so SIMD kernels get aligned blocks. Exceptions thrown by fn are
-    // rethrown here (the first one).
+    // fn(begin, end) over a partition of [0, n) into at most size() ranges. Ranges are
+    // multiples of `grain` (except the last) so SIMD kernels get aligned blocks. Which
+    // thread runs which range is not fixed. Exceptions thrown by fn are rethrown here
+    // (the first one). Not reentrant: one parallel_for at a time per pool.
     void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 private:
-    void worker(int index);
-    void run_range(int index);
+    void worker();
+    // Claims and runs parts of job `gen` until none is left.
+    void run_parts(uint64_t gen);
+    void run_part(int part);
+
+    // job_ packs (generation << kPartBits) | next unclaimed part. A claim is a CAS that
+    // also checks the generation, so a worker that wakes late can never take a part of
+    // a newer job than the one whose parameters it has seen.
+    static constexpr int kPartBits = 16;
+    static constexpr uint64_t kPartMask = (uint64_t(1) << kPartBits) - 1;
 
     int n_threads_;
     std::vector<std::thread> threads_;
+    std::atomic<uint64_t> job_{0};
+    std::atomic<int> done_{0};      // parts finished in the current job
+    std::atomic<int> sleepers_{0};  // workers blocked (or about to block) on cv_
+    std::atomic<bool> stop_{false};
     std::mutex mu_;
     std::condition_variable cv_;
-    std::atomic<uint64_t> generation_{0};
-    std::atomic<int> pending_{0};
-    std::atomic<bool> stop_{false};
 
-    // the job of the current generation
+    // The current job's parameters: written by the caller before it publishes the
+    // generation, read only by threads that have claimed a part of that generation.
     const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
     int64_t n_ = 0, grain_ = 1;
     int n_parts_ = 1;
