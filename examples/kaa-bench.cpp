@@ -146,15 +146,16 @@ int main(int argc, char** argv) {
         // Peak RSS before the bandwidth test, which allocates its own 1 GiB buffer.
         const double rss = peak_rss_mib();
         const double gib = double(model.weight_bytes()) / double(1ull << 30);
-        const double bandwidth = bw ? kaa::cli::measure_read_bandwidth(nt) : 0.0;
+        const char* probe_isa = "";
+        const double bandwidth = bw ? kaa::cli::measure_read_bandwidth(nt, size_t(1) << 30, 5, &probe_isa) : 0.0;
         const double roofline = bandwidth > 0 ? bandwidth / double(model.weight_bytes()) : 0;
         if (!json) {
             std::printf("model %s: %s, %.3f GiB read per token, backend %s, precision %s, %d threads, %d reps\n",
                         model.name().c_str(), model.file_type().c_str(), gib, model.backend(),
                         fast ? "fast" : "exact", nt, reps);
             if (bw)
-                std::printf("memory read bandwidth: %.1f GB/s (%d threads) -> decode roofline %.2f tok/s\n",
-                            bandwidth / 1e9, nt, roofline);
+                std::printf("memory read bandwidth: %.1f GB/s (%d threads, %s loads) -> decode roofline %.2f tok/s\n",
+                            bandwidth / 1e9, nt, probe_isa, roofline);
             std::printf("%-12s %12s %12s %12s %10s\n", "test", "tok/s", "min", "max", "roofline");
         }
         for (const Result& r : results) {
