@@ -105,6 +105,27 @@ echo "static: $static_libs"
 "$cc" -std=c99 -O2 -Wall -Wextra -pedantic -Werror "$here/tests/consumer/consumer.c" -o "$tmp/pc/kaa-consumer-c-static" \
   $(pkg-config --cflags kaa) $static_libs
 
+# ---- 3. the programs of docs/QUICKSTART.md, extracted as written --------------------------
+# A code block right after a line "<!-- quickstart:NAME -->" is the file NAME.
+step "docs/QUICKSTART.md snippets"
+mkdir -p "$tmp/quickstart"
+awk -v dir="$tmp/quickstart" '
+  /^<!-- quickstart:[^ ]+ -->$/ { name = $2; sub(/^quickstart:/, "", name); next }
+  name != "" && !inside && /^```/ { inside = 1; next }
+  inside && /^```$/ { inside = 0; close(dir "/" name); name = ""; next }
+  inside { print > (dir "/" name) }' "$here/docs/QUICKSTART.md"
+for f in hello.cpp hello.c CMakeLists.txt; do
+  [ -s "$tmp/quickstart/$f" ] || fail "docs/QUICKSTART.md has no $f snippet"
+done
+cmake -S "$tmp/quickstart" -B "$tmp/quickstart/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$tmp/quickstart/build"
+# shellcheck disable=SC2046
+"$cc" -std=c99 -O2 -Wall -Wextra -pedantic -Werror "$tmp/quickstart/hello.c" -o "$tmp/quickstart/hello-c" \
+  $(pkg-config --cflags --libs kaa) -Wl,-rpath,"$pc_libdir"
+# shellcheck disable=SC2046
+"$cxx" -std=c++17 -O2 -Wall -Wextra -Werror "$tmp/quickstart/hello.cpp" -o "$tmp/quickstart/hello-cpp" \
+  $(pkg-config --cflags --libs kaa) -Wl,-rpath,"$pc_libdir"
+
 # ---- run them ---------------------------------------------------------------------------
 programs=("$tmp"/cmake/kaa-consumer-cpp "$tmp"/cmake/kaa-consumer-c "$tmp"/cmake/kaa-consumer-c-static
           "$tmp"/pc/kaa-consumer-cpp "$tmp"/pc/kaa-consumer-c "$tmp"/pc/kaa-consumer-c-static)
@@ -139,5 +160,12 @@ for p in "${programs[@]}"; do
   [ "$(echo "$out" | head -n 3)" = "$expected" ] || fail "$p printed something else than the goldens"
   [ -z "$first" ] && first="$out"
   [ "$out" = "$first" ] || fail "$p disagrees with ${programs[0]}"
+done
+step "run the QUICKSTART programs"
+for p in "$tmp/quickstart/build/hello" "$tmp/quickstart/hello-cpp" "$tmp/quickstart/hello-c"; do
+  out="$(cd "$tmp/quickstart" && env -u LD_LIBRARY_PATH "$p" "$model")" || fail "$p exited with $?"
+  echo "$out" | sed 's/^/    /'
+  [ -s "$tmp/quickstart/hello.kaastate" ] || fail "$p saved no state"
+  rm -f "$tmp/quickstart/hello.kaastate"
 done
 echo "consumer-check: OK (${#programs[@]} programs: CMake and pkg-config, C and C++, shared and static)"

@@ -57,3 +57,18 @@ def test_batch_with_prompts_from_the_command_line():
     assert "'Hello how are you?'" in out and "'Bonjour'" in out
     assert "batched: 2 sequences" in out
     assert out.rstrip().endswith("batched == one by one: yes"), out
+
+
+def test_quickstart_python_snippet(tmp_path):
+    """docs/QUICKSTART.md's hello.py (the code block after "<!-- quickstart:hello.py -->"),
+    run as written."""
+    model = shared_path("models/tiny-falcon-mamba-q8_0.gguf")
+    doc = (REPO_ROOT / "docs" / "QUICKSTART.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- quickstart:hello\.py -->\n```python\n(.*?)\n```", doc, re.S)
+    assert m, "docs/QUICKSTART.md has no hello.py snippet"
+    (tmp_path / "hello.py").write_text(m.group(1), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "hello.py", str(model)], cwd=tmp_path, capture_output=True, text=True,
+                          encoding="utf-8", errors="replace", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "(65024,)" in proc.stdout and "restored at position" in proc.stdout
+    assert (tmp_path / "hello.kaastate").stat().st_size > 0
