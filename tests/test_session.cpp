@@ -1,14 +1,17 @@
 // Engine invariants on synthetic models the tests write themselves (no shared data):
-// prefill == decode, chunking, thread counts, state save/restore/fork.
+// prefill == decode, chunking, thread counts, state save/restore/fork, the per-Session
+// limits, and state blobs and files that are corrupt or of another format version.
 #include <catch2/catch.hpp>
 
 #include <cstring>
 #include <algorithm>
 #include <dirent.h>
+#include <functional>
 #include <random>
 
 #include "gguf/synth.hpp"
 #include "kaa/kaa.hpp"
+#include "runtime/hash.hpp"
 #include "support/temp.hpp"
 
 namespace {
@@ -271,6 +274,149 @@ TEST_CASE("state: corrupt, truncated and foreign blobs are refused", "[state]") 
         closedir(d);
     }
     CHECK(leftovers == 0);
+}
+
+TEST_CASE("state: files cut short or bit-flipped on disk never load; other versions are refused by name", "[state]") {
+    kaa::test::TempDir dir;
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::f32));
+    kaa::Session s(model);
+    s.eval(random_tokens(4, model.n_vocab(), 12));
+    kaa::State st = s.state();
+    st.set_user_data("history");
+    const std::string path = dir.file("chat.kaastate");
+    st.save(path);
+    const std::vector<uint8_t> good = st.serialize();
+
+    auto load_code = [&](const std::vector<uint8_t>& bytes) {
+        kaa::test::write_bytes(path, bytes.data(), bytes.size());
+        try {
+            kaa::State::load(path);
+        } catch (const kaa::Error& e) {
+            return e.code();
+        }
+        return kaa::ErrorCode::ok;
+    };
+    REQUIRE(load_code(good) == kaa::ErrorCode::ok);
+    // A power cut while a non-atomic writer wrote the file: any prefix of it, including
+    // an empty file and the file less its last byte.
+    std::mt19937 rng(21);
+    std::vector<size_t> cuts = {0, 1, 7, 8, 12, 16, good.size() / 2, good.size() - 9, good.size() - 8, good.size() - 1};
+    for (int i = 0; i < 40; ++i) cuts.push_back(rng() % good.size());
+    for (size_t n : cuts) {
+        INFO("file cut to " << n << " of " << good.size() << " bytes");
+        CHECK(load_code(std::vector<uint8_t>(good.begin(), good.begin() + long(n))) == kaa::ErrorCode::invalid_state);
+    }
+    // Bits flipped on disk, also in the header's version and size fields and the checksum.
+    for (size_t at : {size_t(0), size_t(8), size_t(12), size_t(20), size_t(60), good.size() - 1}) {
+        auto b = good;
+        b[at] ^= 0x10;
+        INFO("bit flipped at byte " << at);
+        CHECK(load_code(b) == kaa::ErrorCode::invalid_state);
+    }
+    // Trailing garbage (a longer old file under a shorter new one, without truncation).
+    auto longer = good;
+    longer.insert(longer.end(), {1, 2, 3});
+    CHECK(load_code(longer) == kaa::ErrorCode::invalid_state);
+
+    // Another format version, older (0) or newer, with a correct checksum so that only the
+    // version can be the reason: refused, the message naming both versions.
+    for (uint32_t version : {0u, kaa::State::kFormatVersion + 1, 0xffffffffu}) {
+        auto b = good;
+        std::memcpy(b.data() + 8, &version, 4);  // after the 8-byte magic
+        const uint64_t sum = kaa::runtime::hash64(b.data(), b.size() - 8, 0x6b61612d73746174ull);
+        std::memcpy(b.data() + b.size() - 8, &sum, 8);
+        INFO("version " << version);
+        try {
+            kaa::State::deserialize(b);
+            FAIL("version " << version << " was accepted");
+        } catch (const kaa::Error& e) {
+            CHECK(e.code() == kaa::ErrorCode::invalid_state);
+            CHECK_THAT(e.what(), Catch::Contains("state format version " + std::to_string(version) +
+                                                 " is not supported") &&
+                                     Catch::Contains("reads version " + std::to_string(kaa::State::kFormatVersion)));
+        }
+        CHECK(load_code(b) == kaa::ErrorCode::invalid_state);
+    }
+    // After all that, saving over the damaged file replaces it whole.
+    st.save(path);
+    const kaa::State back = kaa::State::load(path);
+    CHECK(back.data() == st.data());
+    CHECK(back.user_data() == "history");
+}
+
+TEST_CASE("session limits: oversized calls are refused by name before anything is evaluated", "[engine][limits]") {
+    kaa::test::TempDir dir;
+    SynthSpec spec = odd_spec(TensorType::f32);
+    spec.byte_vocab = true;  // a tokenizer, for generate
+    const kaa::Model model = synth_model(dir, spec);
+    const kaa::SessionParams defaults;
+    CHECK(defaults.max_tokens_per_call == int64_t(1) << 20);
+    CHECK(defaults.max_generation_tokens == int32_t(1) << 24);
+
+    kaa::SessionParams p;
+    p.max_tokens_per_call = 6;
+    p.max_generation_tokens = 5;
+    p.n_batch = 4;
+    kaa::Session s(model, p);
+    CHECK(s.params().max_tokens_per_call == 6);
+    auto error_of = [](const std::function<void()>& f) -> std::pair<kaa::ErrorCode, std::string> {
+        try {
+            f();
+        } catch (const kaa::Error& e) {
+            return {e.code(), e.what()};
+        }
+        return {kaa::ErrorCode::ok, ""};
+    };
+    const std::vector<kaa::Token> seven = random_tokens(7, model.n_vocab(), 13), six(seven.begin(), seven.end() - 1);
+    s.eval(six);  // exactly the limit
+    const kaa::State before = s.state();
+    const std::vector<float> logits_before = s.logits();
+
+    std::vector<std::pair<kaa::ErrorCode, std::string>> refused;
+    refused.push_back(error_of([&] { s.eval(seven); }));
+    kaa::Session other(model);  // default limits: its share is fine, s's is not
+    refused.push_back(error_of([&] { kaa::eval_batch({{&other, six.data(), 6}, {&s, seven.data(), 7}}); }));
+    kaa::GenerationOptions g;
+    g.max_tokens = 3;
+    refused.push_back(error_of([&] { s.generate(seven, g); }));
+    refused.push_back(error_of([&] { s.generate(std::string_view("a text of many tokens"), g); }));
+    for (size_t i = 0; i < refused.size(); ++i) {
+        INFO("call " << i << ": " << refused[i].second);
+        CHECK(refused[i].first == kaa::ErrorCode::invalid_argument);
+        CHECK_THAT(refused[i].second, Catch::Contains("max_tokens_per_call (6)"));
+    }
+    g.max_tokens = 6;
+    const auto [code, msg] = error_of([&] { s.generate(six, g); });
+    CHECK(code == kaa::ErrorCode::invalid_argument);
+    CHECK_THAT(msg, Catch::Contains("max_tokens 6") && Catch::Contains("max_generation_tokens (5)"));
+    // Nothing was evaluated by any refused call, in s or in the batch partner.
+    CHECK(s.position() == 6);
+    CHECK(s.state().data() == before.data());
+    CHECK(bitwise_equal(s.logits(), logits_before));
+    CHECK(other.position() == 0);
+
+    // Within the limits everything works, and the ceiling is reachable exactly.
+    g.max_tokens = 5;
+    g.ignore_eos = true;
+    CHECK(s.generate(std::vector<kaa::Token>{}, g).tokens.size() == 5);
+    kaa::eval_batch({{&other, seven.data(), 7}, {&s, six.data(), 6}});
+    CHECK(s.position() == 6 + 5 + 6);
+    // fork keeps the limits
+    kaa::Session f = s.fork();
+    CHECK(error_of([&] { f.eval(seven); }).first == kaa::ErrorCode::invalid_argument);
+
+    // Bad limits are refused at construction.
+    p.max_tokens_per_call = 0;
+    CHECK(error_of([&] { kaa::Session bad(model, p); }).first == kaa::ErrorCode::invalid_argument);
+    p.max_tokens_per_call = 1;
+    p.max_generation_tokens = -1;
+    CHECK(error_of([&] { kaa::Session bad(model, p); }).first == kaa::ErrorCode::invalid_argument);
+    p.max_generation_tokens = 0;  // a Session that may evaluate but never generate
+    kaa::Session no_gen(model, p);
+    g.max_tokens = 1;
+    CHECK(error_of([&] { no_gen.generate(std::vector<kaa::Token>{1}, g); }).first == kaa::ErrorCode::invalid_argument);
+    g.max_tokens = 0;
+    CHECK(no_gen.generate(std::vector<kaa::Token>{1}, g).tokens.empty());
 }
 
 TEST_CASE("engine: a batch of Sessions gives each exactly its own logits", "[engine][batch]") {

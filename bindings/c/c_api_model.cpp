@@ -17,11 +17,13 @@ kaa::ModelParams to_model_params(const kaa_model_params* p) {
     KAA_READ_FIELD(kaa_model_params, in, p, progress);
     KAA_READ_FIELD(kaa_model_params, in, p, progress_user_data);
     KAA_READ_FIELD(kaa_model_params, in, p, precision);
+    KAA_READ_FIELD(kaa_model_params, in, p, max_metadata_bytes);
     if (in.n_threads < 0) fail(KAA_ERR_INVALID_ARGUMENT, "kaa_model_params.n_threads must be >= 0");
     if (in.precision != KAA_PRECISION_FAST && in.precision != KAA_PRECISION_EXACT)
         fail(KAA_ERR_INVALID_ARGUMENT, "kaa_model_params.precision must be KAA_PRECISION_FAST or KAA_PRECISION_EXACT");
     out.n_threads = in.n_threads;
     out.use_mmap = in.use_mmap;
+    out.max_metadata_bytes = in.max_metadata_bytes;  // 0 is refused by Model::load
     out.precision = in.precision == KAA_PRECISION_EXACT ? kaa::Precision::exact : kaa::Precision::fast;
     if (in.progress) {
         const kaa_progress_callback cb = in.progress;
@@ -60,6 +62,7 @@ kaa_model_params kaa_model_default_params(void) KAA_NOEXCEPT {
     p.progress = nullptr;
     p.progress_user_data = nullptr;
     p.precision = kaa::ModelParams{}.precision == kaa::Precision::exact ? KAA_PRECISION_EXACT : KAA_PRECISION_FAST;
+    p.max_metadata_bytes = kaa::ModelParams{}.max_metadata_bytes;
     return p;
 }
 

@@ -18,6 +18,8 @@ kaa::SessionParams to_session_params(const kaa_session_params* p) {
     check_struct_size(p->struct_size, KAA_V1_SIZE(kaa_session_params, n_batch), "kaa_session_params");
     KAA_READ_FIELD(kaa_session_params, out, p, n_threads);
     KAA_READ_FIELD(kaa_session_params, out, p, n_batch);
+    KAA_READ_FIELD(kaa_session_params, out, p, max_tokens_per_call);
+    KAA_READ_FIELD(kaa_session_params, out, p, max_generation_tokens);
     return out;
 }
 
@@ -231,6 +233,8 @@ kaa_session_params kaa_session_default_params(void) KAA_NOEXCEPT {
     p.struct_size = sizeof p;
     p.n_threads = d.n_threads;
     p.n_batch = d.n_batch;
+    p.max_tokens_per_call = d.max_tokens_per_call;
+    p.max_generation_tokens = d.max_generation_tokens;
     return p;
 }
 

@@ -22,7 +22,9 @@ enum class StopReason {
 const char* stop_reason_name(StopReason r) noexcept;
 
 struct GenerationOptions {
-    int32_t max_tokens = 256;          // tokens to generate at most (>= 0)
+    // Tokens to generate at most: >= 0 and <= the Session's
+    // SessionParams::max_generation_tokens (default 2^24), or generate refuses the call.
+    int32_t max_tokens = 256;
     SamplerParams sampler;             // temperature <= 0 for greedy
     std::vector<std::string> stop;     // stop strings, matched on the text across tokens
     bool ignore_eos = false;           // keep going past end-of-generation tokens

@@ -24,7 +24,10 @@
  *   follow the same rule: set struct_size, and the library fills the fields that fit.
  * - New fields are only ever appended to structs; new functions are only ever added.
  *   (Maintainers: a field added later must start at or after the previous version's
- *   sizeof, not in its tail padding, so that struct_size tells the versions apart.)
+ *   sizeof, not in its tail padding, so that struct_size tells the versions apart. And a
+ *   struct that a *_default_params function returns by value changes that function's
+ *   calling convention when it grows, so once a release has shipped, growing it needs a
+ *   new default function beside the old one: docs/abi/README.md.)
  * - Strings are UTF-8. Pointers returned into a handle (names, logits, ...) stay valid as
  *   long as the text says; never free them.
  *
@@ -190,6 +193,10 @@ typedef struct kaa_model_params {
     kaa_progress_callback progress; /* may be NULL */
     void* progress_user_data;
     int32_t precision;       /* a kaa_precision (default KAA_PRECISION_FAST) */
+    /* Appended later: a struct_size that ends before a field gives its default. */
+    uint64_t max_metadata_bytes; /* files whose header (metadata + tensor table) is larger
+                                  * are refused with KAA_ERR_UNSUPPORTED; > 0 (default
+                                  * 256 MiB; Falcon-Mamba-7B needs about 2.2 MiB) */
 } kaa_model_params;
 
 KAA_API kaa_model_params kaa_model_default_params(void) KAA_NOEXCEPT;
@@ -407,6 +414,15 @@ typedef struct kaa_session_params {
     uint32_t struct_size;
     int32_t n_threads; /* 0: the model's n_threads */
     int32_t n_batch;   /* tokens per internal prefill chunk (default 64) */
+    /* Appended later: a struct_size that ends before a field gives its default. Limits
+     * for hosts that pass requests on from elsewhere; exceeding one is
+     * KAA_ERR_INVALID_ARGUMENT, named in the message, with nothing evaluated. */
+    int64_t max_tokens_per_call;   /* tokens one eval / eval_batch item / generate prompt
+                                    * may bring; >= 1 (default 2^20). With
+                                    * KAA_EVAL_ALL_LOGITS the logits take n x n_vocab floats:
+                                    * set it lower if callers may ask for them. */
+    int32_t max_generation_tokens; /* ceiling on kaa_generate_params.max_tokens; >= 0
+                                    * (default 2^24) */
 } kaa_session_params;
 
 KAA_API kaa_session_params kaa_session_default_params(void) KAA_NOEXCEPT;
@@ -422,7 +438,8 @@ KAA_API kaa_status kaa_session_fork(const kaa_session* session, kaa_session** ou
 #define KAA_EVAL_ALL_LOGITS 1u /* logits of every position, not only the last */
 
 /* Feeds tokens after the current position. KAA_ERR_INVALID_TOKEN for an id outside
- * [0, n_vocab) (nothing is evaluated then); n_tokens == 0 is KAA_ERR_INVALID_ARGUMENT. */
+ * [0, n_vocab); n_tokens == 0 or above max_tokens_per_call is KAA_ERR_INVALID_ARGUMENT
+ * (nothing is evaluated then). */
 KAA_API kaa_status kaa_session_eval(kaa_session* session, const kaa_token* tokens, size_t n_tokens,
                                     uint32_t flags) KAA_NOEXCEPT;
 /* The logits of the last eval: n_vocab floats, or n_tokens x n_vocab row-major with
@@ -457,7 +474,8 @@ typedef bool (*kaa_text_callback)(const char* piece, size_t length, void* user_d
 
 typedef struct kaa_generate_params {
     uint32_t struct_size;
-    int32_t max_tokens;                /* tokens to generate at most (default 256) */
+    int32_t max_tokens;                /* tokens to generate at most (default 256; at most
+                                        * the session's max_generation_tokens) */
     const kaa_sampler_params* sampler; /* NULL: kaa_sampler_default_params() */
     const char* const* stop;           /* n_stop stop strings (copied) */
     size_t n_stop;

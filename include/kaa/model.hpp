@@ -40,6 +40,12 @@ struct ModelParams {
     // (load then throws Error(cancelled)).
     std::function<bool(float)> progress;
     Precision precision = Precision::fast;
+    // Files whose header (metadata and tensor table, everything before the tensor data)
+    // is larger are refused with Error(unsupported); nothing past the limit is read.
+    // Falcon-Mamba-7B's header is about 2.2 MiB, nearly all of it the 65,024-token
+    // vocabulary and its merges; the default leaves room for vocabularies 100x larger
+    // while bounding what a hostile file can make kaa parse and allocate. Must be > 0.
+    uint64_t max_metadata_bytes = 256ull << 20;
 };
 
 // Hyperparameters, read from the `mamba.*` metadata keys.

@@ -22,6 +22,24 @@ namespace detail { struct SessionImpl; }
 struct SessionParams {
     int32_t n_threads = 0;  // 0: the model's n_threads
     int32_t n_batch = 64;   // tokens per internal prefill chunk (bounds scratch memory)
+
+    // Limits for a host that passes requests from elsewhere (a script, a network peer) on
+    // to the Session. Exceeding one is Error(invalid_argument) naming the limit, raised
+    // before anything is evaluated: the state, position and logits stay as they were.
+    //
+    // Tokens one call may bring: eval, this Session's share of eval_batch, and the
+    // (tokenized) prompt of generate. The state is constant-size, so memory never depends
+    // on it, except eval with all_logits, which returns n x n_vocab floats (a 1M-token
+    // call on a 65k vocabulary would need 260 GB): set it lower when callers may ask for
+    // all logits. Must be >= 1.
+    int64_t max_tokens_per_call = int64_t(1) << 20;
+    // Ceiling on GenerationOptions::max_tokens for generate (and Conversation::reply) on
+    // this Session. A generation's cost grows with its length (time, and the text and
+    // token ids it returns: about 8 bytes a token), so a host bounds it here, once, rather
+    // than trusting each request's max_tokens. The default is kaa-cli's own bound on -n
+    // (days of generation on a 7B model); the state is constant-size, so a longer run is
+    // no error in itself. Must be >= 0.
+    int32_t max_generation_tokens = int32_t(1) << 24;
 };
 
 struct EvalOptions {
@@ -43,8 +61,9 @@ struct BatchItem {
 // Session may bring any number of tokens, at any position. Afterwards each Session's
 // logits() holds the logits of its last token, bit for bit what Session::eval would give.
 // Runs on the first Session's threads. Throws Error(invalid_argument) when the Sessions
-// are not distinct or not on the same Model, or an item has no tokens, and
-// Error(invalid_token) for a bad id (nothing is evaluated then).
+// are not distinct or not on the same Model, or an item has no tokens or more than its
+// Session's max_tokens_per_call, and Error(invalid_token) for a bad id (nothing is
+// evaluated then).
 KAA_API void eval_batch(const std::vector<BatchItem>& items);
 
 class KAA_API Session {
@@ -59,7 +78,8 @@ public:
     // Feeds tokens after the current position and returns logits: n_vocab floats for the
     // last token, or (n x n_vocab) row-major with all_logits. The reference stays valid
     // until the next eval/reset/set_state. Throws Error(invalid_token) for an id outside
-    // [0, n_vocab) (the state is then unchanged) and Error(invalid_argument) for n == 0.
+    // [0, n_vocab) and Error(invalid_argument) for n == 0 or n > max_tokens_per_call (the
+    // state is then unchanged).
     const std::vector<float>& eval(const Token* tokens, size_t n, const EvalOptions& opts = {});
     const std::vector<float>& eval(const std::vector<Token>& tokens, const EvalOptions& opts = {}) {
         return eval(tokens.data(), tokens.size(), opts);
@@ -83,7 +103,9 @@ public:
     // are sampled and evaluated one by one; every sampled token is fed back, so the state
     // afterwards continues the text exactly (multi-turn chat needs no re-processing).
     // Throws Error(invalid_model) if the model has no tokenizer, Error(invalid_argument)
-    // for bad options; exceptions thrown by the callback propagate.
+    // for bad options, a max_tokens above SessionParams::max_generation_tokens or a
+    // prompt of more than max_tokens_per_call tokens (all checked before anything is
+    // evaluated); exceptions thrown by the callback propagate.
     GenerationResult generate(std::string_view prompt, const GenerationOptions& opts = {},
                               const StreamCallback& on_text = nullptr);
     // The same from token ids.
@@ -92,6 +114,7 @@ public:
 
     const Model& model() const noexcept;
     int32_t n_threads() const noexcept;
+    const SessionParams& params() const noexcept;  // as given (n_threads 0 stays 0)
 
 private:
     friend void eval_batch(const std::vector<BatchItem>& items);

@@ -9,8 +9,11 @@ namespace kaa {
 Model Model::load(const std::string& path, const ModelParams& params) {
     if (params.n_threads < 0)
         throw Error(ErrorCode::invalid_argument, "ModelParams::n_threads must be >= 0");
+    if (params.max_metadata_bytes == 0)
+        throw Error(ErrorCode::invalid_argument, "ModelParams::max_metadata_bytes must be > 0");
     gguf::OpenOptions opts;
     opts.use_mmap = params.use_mmap;
+    opts.max_metadata_bytes = params.max_metadata_bytes;
     gguf::File file = gguf::File::open(path, opts);
     return Model(detail::build_model(std::move(file), path, params));
 }

@@ -39,6 +39,17 @@ GenerationResult Session::generate(const std::vector<Token>& prompt, const Gener
                                    const StreamCallback& on_text) {
     const Tokenizer& tok = model().tokenizer();
     if (opts.max_tokens < 0) throw Error(ErrorCode::invalid_argument, "max_tokens must be >= 0");
+    const SessionParams& limits = params();
+    if (opts.max_tokens > limits.max_generation_tokens)
+        throw Error(ErrorCode::invalid_argument,
+                    "max_tokens " + std::to_string(opts.max_tokens) +
+                        " exceeds SessionParams::max_generation_tokens (" +
+                        std::to_string(limits.max_generation_tokens) + ")");
+    if (prompt.size() > uint64_t(limits.max_tokens_per_call))
+        throw Error(ErrorCode::invalid_argument,
+                    "the prompt's " + std::to_string(prompt.size()) +
+                        " tokens exceed SessionParams::max_tokens_per_call (" +
+                        std::to_string(limits.max_tokens_per_call) + ")");
     const int32_t V = model().n_vocab();
     Sampler sampler(opts.sampler, V);  // validates the sampler parameters
 

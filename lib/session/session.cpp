@@ -44,6 +44,10 @@ Session::Session(const Model& model, const SessionParams& params) {
     if (!model.impl()) throw Error(ErrorCode::invalid_argument, "Session needs a loaded Model");
     if (params.n_batch < 1 || params.n_batch > 65536)
         throw Error(ErrorCode::invalid_argument, "SessionParams::n_batch must be in [1, 65536]");
+    if (params.max_tokens_per_call < 1)
+        throw Error(ErrorCode::invalid_argument, "SessionParams::max_tokens_per_call must be >= 1");
+    if (params.max_generation_tokens < 0)
+        throw Error(ErrorCode::invalid_argument, "SessionParams::max_generation_tokens must be >= 0");
     impl_ = std::make_unique<detail::SessionImpl>(model, params, resolve_threads(model, params));
 }
 
@@ -53,8 +57,12 @@ Session& Session::operator=(Session&&) noexcept = default;
 
 namespace {
 
-void check_tokens(const Token* tokens, size_t n, int64_t V) {
+void check_tokens(const Token* tokens, size_t n, int64_t V, const SessionParams& p) {
     if (n == 0 || !tokens) throw Error(ErrorCode::invalid_argument, "eval needs at least one token");
+    if (n > uint64_t(p.max_tokens_per_call))
+        throw Error(ErrorCode::invalid_argument,
+                    std::to_string(n) + " tokens in one call exceed SessionParams::max_tokens_per_call (" +
+                        std::to_string(p.max_tokens_per_call) + ")");
     for (size_t i = 0; i < n; ++i)
         if (tokens[i] < 0 || tokens[i] >= V)
             throw Error(ErrorCode::invalid_token, "token id " + std::to_string(tokens[i]) + " at index " +
@@ -67,7 +75,7 @@ void check_tokens(const Token* tokens, size_t n, int64_t V) {
 const std::vector<float>& Session::eval(const Token* tokens, size_t n, const EvalOptions& opts) {
     auto& s = *impl_;
     const int64_t V = s.m.hp.n_vocab;
-    check_tokens(tokens, n, V);
+    check_tokens(tokens, n, V, s.params);
     const size_t rows = opts.all_logits ? n : 1;
     s.logits.resize(rows * size_t(V));
 
@@ -100,7 +108,7 @@ void eval_batch(const std::vector<BatchItem>& items) {
         for (size_t j = 0; j < i; ++j)
             if (items[j].session == items[i].session)
                 throw Error(ErrorCode::invalid_argument, "eval_batch: a Session appears twice");
-        check_tokens(items[i].tokens, items[i].n_tokens, V);
+        check_tokens(items[i].tokens, items[i].n_tokens, V, s.params);
     }
 
     // Rounds of at most `cap` stacked tokens; a Session with more tokens than fit
@@ -137,6 +145,7 @@ const std::vector<float>& Session::logits() const noexcept { return impl_->logit
 int64_t Session::position() const noexcept { return impl_->position; }
 const Model& Session::model() const noexcept { return impl_->model; }
 int32_t Session::n_threads() const noexcept { return impl_->pool.size(); }
+const SessionParams& Session::params() const noexcept { return impl_->params; }
 
 void Session::reset() {
     std::fill(impl_->state.begin(), impl_->state.end(), 0.0f);

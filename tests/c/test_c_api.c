@@ -6,6 +6,7 @@
  * exits 0 when the test models are absent, after running the checks that need no model. */
 #define _POSIX_C_SOURCE 200809L /* getpid */
 #include <math.h>
+#include <stddef.h> /* offsetof */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -710,6 +711,134 @@ static void test_model_flow(const char* path, const char* other_model_path) {
     kaa_session_free(chat);
 }
 
+/* ---- limits, and params structs from an older kaa.h ----------------------------------- */
+
+/* The first published layouts of the two params structs that later got fields appended,
+ * as a program built against the older kaa.h declares them. The library must read only
+ * what struct_size covers (under ASan, a read past these stack objects is an error) and
+ * use the defaults for the rest. */
+typedef struct {
+    uint32_t struct_size;
+    int32_t n_threads;
+    bool use_mmap;
+    kaa_progress_callback progress;
+    void* progress_user_data;
+    int32_t precision;
+} old_model_params;
+typedef struct {
+    uint32_t struct_size;
+    int32_t n_threads;
+    int32_t n_batch;
+} old_session_params;
+
+static void test_limits(const char* path) {
+    /* max_metadata_bytes: the tiny Falcon-Mamba's header (its 65k-token vocabulary) is
+     * about 2.2 MB, so a 1 MB limit refuses the file and names the limit. */
+    kaa_model_params mp = kaa_model_default_params();
+    CHECK(mp.max_metadata_bytes == 256u * 1024u * 1024u);
+    mp.max_metadata_bytes = 1u << 20;
+    kaa_model* m = NULL;
+    CHECK_ERR(kaa_model_load(path, &mp, &m), KAA_ERR_UNSUPPORTED, "kaa_model_load");
+    CHECK(strstr(kaa_last_error_message(), "max_metadata_bytes") != NULL);
+    mp.max_metadata_bytes = 0;
+    CHECK_ERR(kaa_model_load(path, &mp, &m), KAA_ERR_INVALID_ARGUMENT, "kaa_model_load");
+    CHECK(strstr(kaa_last_error_message(), "max_metadata_bytes") != NULL);
+    /* The same limit in the bytes after an older struct's end is not read. */
+    struct {
+        old_model_params p;
+        uint64_t beyond; /* where max_metadata_bytes would be */
+    } old_mp;
+    memset(&old_mp, 0, sizeof old_mp);
+    old_mp.p.struct_size = sizeof(old_model_params);
+    old_mp.p.use_mmap = true;
+    old_mp.p.precision = KAA_PRECISION_FAST;
+    old_mp.beyond = 1;
+    CHECK(offsetof(kaa_model_params, max_metadata_bytes) >= sizeof(old_model_params));
+    CHECK_OK(kaa_model_load(path, (const kaa_model_params*)&old_mp.p, &m));
+    if (!m) return;
+
+    /* max_tokens_per_call and max_generation_tokens. */
+    kaa_session_params sp = kaa_session_default_params();
+    CHECK(sp.max_tokens_per_call == (int64_t)1 << 20 && sp.max_generation_tokens == 1 << 24);
+    sp.max_tokens_per_call = 3;
+    sp.max_generation_tokens = 4;
+    kaa_session* s = NULL;
+    CHECK_OK(kaa_session_create(m, &sp, &s));
+    if (s) {
+        int64_t pos = -1;
+        CHECK_ERR(kaa_session_eval(s, kHello, 4, 0), KAA_ERR_INVALID_ARGUMENT, "kaa_session_eval");
+        CHECK(strstr(kaa_last_error_message(), "max_tokens_per_call (3)") != NULL);
+        CHECK_OK(kaa_session_position(s, &pos));
+        CHECK(pos == 0);
+        CHECK_OK(kaa_session_eval(s, kHello, 3, 0));
+        kaa_session* batch[1] = {s};
+        const kaa_token* toks[1] = {kHello};
+        const size_t four[1] = {4};
+        CHECK_ERR(kaa_eval_batch(batch, toks, four, 1), KAA_ERR_INVALID_ARGUMENT, "kaa_eval_batch");
+        CHECK_ERR(kaa_session_generate_tokens(s, kHello, 5, NULL, NULL), KAA_ERR_INVALID_ARGUMENT,
+                  "kaa_session_generate_tokens");
+        CHECK_ERR(kaa_session_generate(s, "Hello how are you?", NULL, NULL), KAA_ERR_INVALID_ARGUMENT,
+                  "kaa_session_generate"); /* 5 tokens */
+        kaa_generate_params gp = kaa_generate_default_params(); /* max_tokens 256 > 4 */
+        CHECK_ERR(kaa_session_generate(s, "", &gp, NULL), KAA_ERR_INVALID_ARGUMENT, "kaa_session_generate");
+        CHECK(strstr(kaa_last_error_message(), "max_generation_tokens (4)") != NULL);
+        CHECK_OK(kaa_session_position(s, &pos));
+        CHECK(pos == 3); /* nothing was evaluated by the refused calls */
+        gp.max_tokens = 4;
+        gp.ignore_eos = true;
+        kaa_generation* g = NULL;
+        CHECK_OK(kaa_session_generate(s, "", &gp, &g));
+        const kaa_token* ids = NULL;
+        size_t n_ids = 0;
+        CHECK_OK(kaa_generation_tokens(g, &ids, &n_ids));
+        CHECK(n_ids == 4);
+        kaa_generation_free(g);
+    }
+    kaa_session_free(s);
+    s = NULL;
+    sp = kaa_session_default_params();
+    sp.max_tokens_per_call = 0;
+    CHECK_ERR(kaa_session_create(m, &sp, &s), KAA_ERR_INVALID_ARGUMENT, "kaa_session_create");
+    sp = kaa_session_default_params();
+    sp.max_generation_tokens = -1;
+    CHECK_ERR(kaa_session_create(m, &sp, &s), KAA_ERR_INVALID_ARGUMENT, "kaa_session_create");
+
+    /* An older kaa_session_params: the limits are the defaults whatever lies beyond it. */
+    struct {
+        old_session_params p;
+        unsigned char beyond[32]; /* where the new fields would be */
+    } old_sp;
+    memset(&old_sp, 0, sizeof old_sp); /* 0 is an invalid value of both new fields */
+    old_sp.p.struct_size = sizeof(old_session_params);
+    old_sp.p.n_threads = 1;
+    old_sp.p.n_batch = 2;
+    CHECK(offsetof(kaa_session_params, max_tokens_per_call) >= sizeof(old_session_params));
+    CHECK_OK(kaa_session_create(m, (const kaa_session_params*)&old_sp.p, &s));
+    if (s) {
+        CHECK_OK(kaa_session_eval(s, kHello, 5, 0));
+        kaa_generate_params gp = kaa_generate_default_params();
+        gp.max_tokens = 2;
+        CHECK_OK(kaa_session_generate(s, "", &gp, NULL));
+    }
+    kaa_session_free(s);
+    s = NULL;
+    /* A struct_size ending after max_tokens_per_call but before max_generation_tokens:
+     * the first is read, the second is its default. */
+    sp = kaa_session_default_params();
+    sp.max_tokens_per_call = 2;
+    sp.max_generation_tokens = 0; /* outside struct_size: must not be read */
+    sp.struct_size = (uint32_t)offsetof(kaa_session_params, max_generation_tokens);
+    CHECK_OK(kaa_session_create(m, &sp, &s));
+    if (s) {
+        CHECK_ERR(kaa_session_eval(s, kHello, 3, 0), KAA_ERR_INVALID_ARGUMENT, "kaa_session_eval");
+        kaa_generate_params gp = kaa_generate_default_params();
+        gp.max_tokens = 2;
+        CHECK_OK(kaa_session_generate_tokens(s, kHello, 2, &gp, NULL));
+    }
+    kaa_session_free(s);
+    kaa_model_free(m);
+}
+
 static bool file_exists(const char* p) {
     FILE* f = fopen(p, "rb");
     if (!f) return false;
@@ -739,6 +868,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     test_model_flow(path, file_exists(other) ? other : NULL);
+    test_limits(path);
     if (file_exists(junk)) {
         kaa_model* m = NULL;
         CHECK_ERR(kaa_model_load(junk, NULL, &m), KAA_ERR_UNSUPPORTED, "kaa_model_load"); /* arch "falcon" */

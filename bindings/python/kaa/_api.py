@@ -86,12 +86,15 @@ class Model:
         use_mmap: bool = True,
         progress: Optional[Callable[[float], Optional[bool]]] = None,
         precision: Literal["fast", "exact"] = "fast",
+        max_metadata_bytes: int = 256 << 20,
     ) -> None:
         """Loads a GGUF file. progress(fraction) may return False to cancel. precision:
         "fast" lets Q8_0 matmuls use int8 activations (bandwidth-bound decode, logits within
-        ~0.5%); "exact" keeps activations f32 (logits within 1e-3 of the reference)."""
+        ~0.5%); "exact" keeps activations f32 (logits within 1e-3 of the reference).
+        max_metadata_bytes: a file whose header (metadata and tensor table) is larger is
+        refused (kaa.Error, code "unsupported"); Falcon-Mamba-7B's is about 2.2 MiB."""
         self._m = _kaa.Model.load(path, n_threads=n_threads, use_mmap=use_mmap, progress=progress,
-                                  precision=precision)
+                                  precision=precision, max_metadata_bytes=max_metadata_bytes)
 
     # ---- metadata --------------------------------------------------------------------------
     name = property(lambda self: self._m.name, doc="general.name, or the file name")
@@ -163,8 +166,11 @@ class Model:
     def token_to_piece(self, token: int) -> bytes:
         return self._m.tokenizer.token_to_piece(token)
 
-    def session(self, n_threads: int = 0, n_batch: int = 64) -> "Session":
-        return Session(self, n_threads=n_threads, n_batch=n_batch)
+    def session(self, n_threads: int = 0, n_batch: int = 64, max_tokens_per_call: int = 1 << 20,
+                max_generation_tokens: int = 1 << 24) -> "Session":
+        """A new Session on this model (see Session for the parameters)."""
+        return Session(self, n_threads=n_threads, n_batch=n_batch, max_tokens_per_call=max_tokens_per_call,
+                       max_generation_tokens=max_generation_tokens)
 
     def __repr__(self) -> str:
         return f"kaa.Model({self.name!r}, {self.architecture}, {self.file_type}, n_vocab={self.n_vocab})"
@@ -282,9 +288,17 @@ class Session:
     still running stops that stream first (keeping what it generated).
     """
 
-    def __init__(self, model: Model, n_threads: int = 0, n_batch: int = 64) -> None:
+    def __init__(self, model: Model, n_threads: int = 0, n_batch: int = 64, max_tokens_per_call: int = 1 << 20,
+                 max_generation_tokens: int = 1 << 24) -> None:
+        """n_threads: 0 for the model's; n_batch: tokens per prefill chunk. Limits, for a
+        host passing requests on from elsewhere (exceeding one raises kaa.Error with code
+        "invalid_argument", naming the limit, and evaluates nothing):
+        max_tokens_per_call bounds the tokens one eval, eval_batch share or generate prompt
+        may bring; max_generation_tokens bounds generate's max_tokens."""
         self.model = model
-        self._s = _kaa.Session(model._m, n_threads=n_threads, n_batch=n_batch)
+        self._s = _kaa.Session(model._m, n_threads=n_threads, n_batch=n_batch,
+                               max_tokens_per_call=max_tokens_per_call,
+                               max_generation_tokens=max_generation_tokens)
         self._stream: Optional[TextStream] = None
         self._conv: Optional[Any] = None  # _kaa.Conversation used by chat()
         self._conv_template: Optional[ChatTemplate] = None
@@ -329,6 +343,14 @@ class Session:
     @property
     def n_threads(self) -> int:
         return self._s.n_threads
+
+    @property
+    def max_tokens_per_call(self) -> int:
+        return self._s.max_tokens_per_call
+
+    @property
+    def max_generation_tokens(self) -> int:
+        return self._s.max_generation_tokens
 
     def reset(self) -> None:
         self._settle()

@@ -76,10 +76,11 @@ py::array_t<float> logits_array(const std::vector<float>& logits, int64_t n_voca
 void bind_sessions(py::module_& m) {
     py::class_<Model>(m, "Model", "A loaded GGUF model: immutable, memory-mapped, shared by Sessions. Thread-safe.")
         .def_static("load", [](py::object path, int32_t n_threads, bool use_mmap, py::object progress,
-                               const std::string& precision) {
+                               const std::string& precision, uint64_t max_metadata_bytes) {
             ModelParams p;
             p.n_threads = n_threads;
             p.use_mmap = use_mmap;
+            p.max_metadata_bytes = max_metadata_bytes;
             if (precision == "fast") p.precision = Precision::fast;
             else if (precision == "exact") p.precision = Precision::exact;
             else throw Error(ErrorCode::invalid_argument, "precision must be 'fast' or 'exact', not '" + precision + "'");
@@ -108,7 +109,8 @@ void bind_sessions(py::module_& m) {
             }
             return std::move(*model);
         }, py::arg("path"), py::kw_only(), py::arg("n_threads") = 0, py::arg("use_mmap") = true,
-           py::arg("progress") = py::none(), py::arg("precision") = "fast")
+           py::arg("progress") = py::none(), py::arg("precision") = "fast",
+           py::arg("max_metadata_bytes") = ModelParams{}.max_metadata_bytes)
         .def_property_readonly("precision", [](const Model& mo) {
             return mo.params().precision == Precision::exact ? "exact" : "fast";
         })
@@ -135,12 +137,17 @@ void bind_sessions(py::module_& m) {
         .def("tensors", &Model::tensors);
 
     py::class_<PySession>(m, "Session", "One sequence being evaluated on a Model. One thread at a time.")
-        .def(py::init([](const Model& model, int32_t n_threads, int32_t n_batch) {
+        .def(py::init([](const Model& model, int32_t n_threads, int32_t n_batch, int64_t max_tokens_per_call,
+                         int32_t max_generation_tokens) {
             SessionParams p;
             p.n_threads = n_threads;
             p.n_batch = n_batch;
+            p.max_tokens_per_call = max_tokens_per_call;
+            p.max_generation_tokens = max_generation_tokens;
             return std::make_unique<PySession>(Session(model, p));
-        }), py::arg("model"), py::kw_only(), py::arg("n_threads") = 0, py::arg("n_batch") = SessionParams{}.n_batch)
+        }), py::arg("model"), py::kw_only(), py::arg("n_threads") = 0, py::arg("n_batch") = SessionParams{}.n_batch,
+           py::arg("max_tokens_per_call") = SessionParams{}.max_tokens_per_call,
+           py::arg("max_generation_tokens") = SessionParams{}.max_generation_tokens)
         .def("eval", [](PySession& s, py::handle tokens, bool all_logits) {
             const std::vector<Token> ids = to_tokens(tokens);
             SessionLock lock(s);
@@ -161,6 +168,8 @@ void bind_sessions(py::module_& m) {
             return s.session.position();
         })
         .def_property_readonly("n_threads", [](PySession& s) { return s.session.n_threads(); })
+        .def_property_readonly("max_tokens_per_call", [](PySession& s) { return s.session.params().max_tokens_per_call; })
+        .def_property_readonly("max_generation_tokens", [](PySession& s) { return s.session.params().max_generation_tokens; })
         .def_property_readonly("model", [](PySession& s) { return s.session.model(); })
         .def("reset", [](PySession& s) {
             SessionLock lock(s);
