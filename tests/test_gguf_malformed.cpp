@@ -1,13 +1,16 @@
 // GGUF reader against malformed files: a corpus derived from one valid writer image by
 // patching fields, truncating, and random byte mutations. Every bad file must be refused
 // with a kaa::Error of the right code whose message says what and where, quickly and
-// without allocating memory sized by a forged count.
+// without allocating memory sized by a forged count. Then model files the reader accepts
+// but the loader must refuse (NaN/inf in norms and other small tensors), and the metadata
+// limit as users set it (ModelParams::max_metadata_bytes).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +21,7 @@
 #include "gguf/synth.hpp"
 #include "gguf/writer.hpp"
 #include "kaa/error.hpp"
+#include "kaa/kaa.hpp"
 #include "support/temp.hpp"
 
 using namespace kaa::gguf;
@@ -359,4 +363,150 @@ TEST_CASE("gguf malformed: files that cannot be opened are io errors", "[gguf]")
             CHECK_THAT(e.what(), Catch::Contains("empty.gguf"));
         }
     }
+}
+
+// ---- model-level cases: files the reader accepts but the loader must refuse ----
+
+namespace {
+
+// The tensors the loader scans for NaN/inf (Builder::vec in lib/model/loader.cpp): every
+// one enters each token's computation, so one bad value would poison every logit.
+const char* const kScannedTensors[] = {
+    "output_norm.weight",  "blk.0.attn_norm.weight", "blk.1.ssm_conv1d.weight", "blk.0.ssm_conv1d.bias",
+    "blk.1.ssm_dt.bias",   "blk.0.ssm_a",            "blk.1.ssm_d",
+};
+
+// A small synthetic model (untied, byte-level tokenizer: generate works) as a GGUF image.
+Bytes small_model_image() {
+    SynthSpec s;
+    s.d_model = 32;
+    s.n_layer = 2;
+    s.d_inner = 64;
+    s.d_state = 8;
+    s.dt_rank = 4;
+    s.tied = false;
+    s.byte_vocab = true;
+    s.n_threads = 1;
+    return synth_model_bytes(s);
+}
+
+// The image with element `index` of tensor `name` (an F32 tensor) replaced by v.
+Bytes with_float(const Bytes& img, const std::string& name, uint64_t index, float v) {
+    const File f = File::from_bytes(img);
+    const TensorInfo* t = f.find_tensor(name);
+    REQUIRE(t);
+    REQUIRE(t->type == TensorType::f32);
+    REQUIRE(index < t->n_elements);
+    Bytes out = img;
+    std::memcpy(out.data() + f.data_offset() + t->offset + 4 * index, &v, 4);
+    return out;
+}
+
+// Loads an image through a file, as users do; returns the error (ok when it loads).
+std::pair<ErrorCode, std::string> model_load_error(const kaa::test::TempDir& dir, const Bytes& img,
+                                                   const kaa::ModelParams& mp = {}) {
+    const std::string path = dir.file("m.gguf");
+    kaa::test::write_bytes(path, img.data(), img.size());
+    try {
+        kaa::Model::load(path, mp);
+    } catch (const kaa::Error& e) {
+        return {e.code(), e.what()};
+    }
+    return {ErrorCode::ok, ""};
+}
+
+}  // namespace
+
+TEST_CASE("model malformed: NaN or inf in norms, conv, dt bias, A or D is refused naming the tensor", "[gguf][model]") {
+    kaa::test::TempDir dir;
+    const Bytes img = small_model_image();
+    REQUIRE(model_load_error(dir, img).first == ErrorCode::ok);
+    int cases = 0;
+    for (const char* name : kScannedTensors) {
+        const File f = File::from_bytes(img);
+        const uint64_t last = f.find_tensor(name)->n_elements - 1;
+        const struct {
+            float v;
+            const char* shown;
+            uint64_t at;
+        } bad[] = {{NAN, "NaN", 0}, {INFINITY, "+inf", last}, {-INFINITY, "-inf", last / 2}};
+        for (const auto& b : bad) {
+            const auto [code, msg] = model_load_error(dir, with_float(img, name, b.at, b.v));
+            INFO(name << " = " << b.shown << " at " << b.at << ": " << msg);
+            CHECK(code == ErrorCode::invalid_model);
+            CHECK_THAT(msg, Catch::Contains(std::string("'") + name + "'") && Catch::Contains(b.shown) &&
+                                Catch::Contains("element " + std::to_string(b.at)));
+            ++cases;
+        }
+    }
+    // A norm stored as F16 (converted to f32 at load) is checked after conversion: F16
+    // infinity and NaN stay non-finite.
+    for (const uint16_t h : {uint16_t(0x7c00), uint16_t(0x7e00)}) {
+        const File src = File::from_bytes(img);
+        Writer w;
+        for (const std::string& k : src.keys())
+            if (k != "general.alignment") w.set_value(k, *src.find(k));
+        for (const TensorInfo& t : src.tensors()) {
+            const std::vector<uint64_t> ne(t.ne, t.ne + t.n_dims);
+            if (t.name != "blk.1.attn_norm.weight") {
+                w.add_tensor(t.name, t.type, ne, t.data, t.n_bytes);
+                continue;
+            }
+            std::vector<uint16_t> half(t.n_elements, uint16_t(0x3c00));  // 1.0
+            half[5] = h;
+            w.add_tensor(t.name, TensorType::f16, ne, half.data(), half.size() * 2);
+        }
+        const auto [code, msg] = model_load_error(dir, w.to_bytes());
+        INFO(msg);
+        CHECK(code == ErrorCode::invalid_model);
+        CHECK_THAT(msg, Catch::Contains("'blk.1.attn_norm.weight'") && Catch::Contains("element 5") &&
+                            Catch::Contains(h == 0x7c00 ? "+inf" : "NaN"));
+        ++cases;
+    }
+    CHECK(cases == 23);
+    // Large finite values are not the loader's business: they load.
+    CHECK(model_load_error(dir, with_float(img, "blk.0.ssm_d", 3, 3e38f)).first == ErrorCode::ok);
+}
+
+TEST_CASE("model malformed: NaN in a weight matrix loads, and generate refuses its NaN logits", "[gguf][model]") {
+    // The matrices are not scanned (that would read the whole model at load); a NaN there
+    // makes the logits NaN, and the sampler says so instead of returning a token.
+    kaa::test::TempDir dir;
+    const std::string path = dir.file("nan.gguf");
+    const Bytes img = with_float(small_model_image(), "output.weight", 0, NAN);
+    kaa::test::write_bytes(path, img.data(), img.size());
+    const kaa::Model model = kaa::Model::load(path);
+    kaa::Session s(model);
+    const kaa::Token t = 65;
+    const std::vector<float>& logits = s.eval(&t, 1);
+    CHECK(std::isnan(logits[0]));
+    kaa::Session g(model);
+    try {
+        g.generate(std::string_view("Hello"));
+        FAIL("no error");
+    } catch (const kaa::Error& e) {
+        CHECK(e.code() == ErrorCode::invalid_argument);
+        CHECK_THAT(e.what(), Catch::Contains("NaN"));
+    }
+    g.reset();  // usable again (its state is zero, the model unchanged)
+    CHECK(g.position() == 0);
+}
+
+TEST_CASE("model malformed: ModelParams::max_metadata_bytes bounds the header Model::load reads", "[gguf][model]") {
+    kaa::test::TempDir dir;
+    const Bytes img = small_model_image();
+    const uint64_t header = File::from_bytes(img).data_offset();
+    kaa::ModelParams mp;
+    CHECK(mp.max_metadata_bytes == 256ull << 20);
+    mp.max_metadata_bytes = header;  // the padded header: enough
+    CHECK(model_load_error(dir, img, mp).first == ErrorCode::ok);
+    mp.max_metadata_bytes = 1024;
+    const auto [code, msg] = model_load_error(dir, img, mp);
+    INFO(msg);
+    CHECK(code == ErrorCode::unsupported);
+    CHECK_THAT(msg, Catch::Contains("max_metadata_bytes (1024)") && Catch::Contains("m.gguf"));
+    mp.max_metadata_bytes = 0;
+    const auto [code0, msg0] = model_load_error(dir, img, mp);
+    CHECK(code0 == ErrorCode::invalid_argument);
+    CHECK_THAT(msg0, Catch::Contains("max_metadata_bytes"));
 }
