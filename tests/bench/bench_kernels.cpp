@@ -4,6 +4,7 @@
 //
 //   GEMV (M = 1, decode):   W_B/s  = weight bytes streamed per second
 //   GEMM (M = 256, prefill): OP/s  = 2*M*N*K per second (multiply + add; int8 for Q8_0)
+//   batch8 (M = 8, 8 sessions decoding together, Q8_0): W_B/s and OP/s
 //   scan / conv:             time per call, and state updates / channel steps per second
 //   read_bandwidth:          a plain streaming read of 1 GiB, the roofline for GEMV
 //
@@ -153,7 +154,8 @@ void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, i
                bool q8_f32_activations) {
     const CpuKernels* k = backend(isa);
     if (!k) return st.SkipWithError(("no " + isa + " on this CPU/build").c_str());
-    const Matrix& w = matrix(t, N, K, /*streamed=*/M == 1);
+    // Decode (M = 1) and batched decode (a few sessions, M <= 16) read weights from DRAM.
+    const Matrix& w = matrix(t, N, K, /*streamed=*/M <= 16);
     const std::vector<float> x = activations(M * K);
     std::vector<float> y(size_t(M * N));
     kaa::kernels::MatmulParams p{};
@@ -183,7 +185,7 @@ void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, i
         benchmark::ClobberMemory();
     }
     using C = benchmark::Counter;
-    if (M == 1)
+    if (M <= 16)
         st.counters["W_B/s"] = C(double(w.bytes()), C::kIsIterationInvariantRate);
     st.counters["OP/s"] = C(2.0 * double(M) * double(N) * double(K), C::kIsIterationInvariantRate);
     st.counters["OP/s/thread"] = C(2.0 * double(M) * double(N) * double(K) / threads, C::kIsIterationInvariantRate);
@@ -324,12 +326,15 @@ void register_all() {
     // Grouped by type so one matrix is generated once for all its benchmarks.
     for (WeightType t : {WeightType::q8_0, WeightType::f16, WeightType::bf16, WeightType::f32})
         for (const Shape& s : kShapes)
-            for (int64_t M : {int64_t(1), int64_t(256)})
+            for (int64_t M : {int64_t(1), int64_t(8), int64_t(256)})
                 for (const std::string& isa : isas) {
                     if (isa == "scalar" && M > 1) continue;  // minutes per iteration
+                    // 8 sessions decoding together (eval_batch): Q8_0's two big matrices
+                    if (M == 8 && (t != WeightType::q8_0 || s.N * s.K < 4096 * 8192)) continue;
                     for (int threads : {1, 2}) {
-                        const std::string name = std::string(M == 1 ? "gemv" : "gemm") + "/" + type_name(t) + "/" +
-                                                 s.name + "/" + isa + "/threads:" + std::to_string(threads);
+                        const char* kind = M == 1 ? "gemv" : M == 8 ? "batch8" : "gemm";
+                        const std::string name = std::string(kind) + "/" + type_name(t) + "/" + s.name + "/" + isa +
+                                                 "/threads:" + std::to_string(threads);
                         timing(benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s.N, s.K, M, threads,
                                                             false),
                                threads)
