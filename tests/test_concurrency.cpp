@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <random>
@@ -50,6 +51,11 @@ uint64_t hash_of(const std::vector<T>& v) {
 }
 uint64_t hash_of(const std::string& s) { return kaa::runtime::hash64(s.data(), s.size()); }
 
+// Kinds of operation a Script draws from (see Script::step), and their names for the report.
+constexpr size_t kKinds = 11;
+const char* const kKindNames[kKinds] = {"eval", "generate", "fork", "state", "restore", "serialize",
+                                        "eval_batch", "reset", "tokenizer", "template", "new session"};
+
 const char* const kPrompts[] = {"Hello", "The weather in", "a", "Once upon a time, there",
                                 "\xc3\xa9t\xc3\xa9 \xf0\x9f\x99\x82", "<|endoftext|>the"};
 
@@ -67,6 +73,8 @@ public:
         for (int i = 0; i < n_ops; ++i) step();
         return std::move(log_);
     }
+    // Operations run, by kind (the cases of step()).
+    const std::array<int, kKinds>& counts() const { return counts_; }
 
 private:
     size_t pick(size_t n) { return size_t(rng_() % n); }
@@ -88,7 +96,9 @@ private:
     void note(uint64_t v) { log_.push_back(v); }
 
     void step() {
-        switch (pick(11)) {
+        const size_t kind = pick(kKinds);
+        ++counts_[kind];
+        switch (kind) {
             case 0: {  // eval
                 kaa::Session& s = any();
                 kaa::EvalOptions o;
@@ -190,6 +200,7 @@ private:
     std::vector<kaa::Session> sessions_;
     std::vector<kaa::State> saved_;
     std::vector<uint64_t> log_;
+    std::array<int, kKinds> counts_{};
 };
 
 }  // namespace
@@ -198,7 +209,8 @@ TEST_CASE("concurrency: threads sharing one Model get exactly their single-threa
     kaa::test::TempDir dir;
     const kaa::Model model = shared_model(dir);
     const kaa::ChatTemplate tmpl = kaa::ChatTemplate::parse(model.chat_template());
-    constexpr int kThreads = 8, kOps = 300;
+    // 8 x 512 = 4,096 randomized operations (and as many again in the replay).
+    constexpr int kThreads = 8, kOps = 4096;
 
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
@@ -216,17 +228,24 @@ TEST_CASE("concurrency: threads sharing one Model get exactly their single-threa
     const auto t1 = Clock::now();
 
     size_t observations = 0;
+    std::array<int, kKinds> kinds{};
     for (int t = 0; t < kThreads; ++t) {
-        const std::vector<uint64_t> alone = Script(model, tmpl, 1000 + uint64_t(t)).run(kOps);
+        Script replay(model, tmpl, 1000 + uint64_t(t));
+        const std::vector<uint64_t> alone = replay.run(kOps);
         INFO("thread " << t);
         REQUIRE(alone.size() == concurrent[size_t(t)].size());
         CHECK(alone == concurrent[size_t(t)]);
         observations += alone.size();
+        for (size_t k = 0; k < kKinds; ++k) kinds[k] += replay.counts()[k];
     }
     CHECK(observations > size_t(kThreads * kOps));
+    for (size_t k = 0; k < kKinds; ++k) CHECK(kinds[k] > kThreads * kOps / int(kKinds) / 2);  // every kind ran
     const auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
-    WARN(kThreads << " threads x " << kOps << " ops: " << observations << " observations; concurrent "
-                  << ms(t1 - t0) << " ms, single-threaded replay " << ms(Clock::now() - t1) << " ms");
+    std::string mix;
+    for (size_t k = 0; k < kKinds; ++k) mix += (k ? ", " : "") + std::to_string(kinds[k]) + " " + kKindNames[k];
+    WARN(kThreads << " threads x " << kOps << " ops (" << mix << "): " << observations
+                  << " observations; concurrent " << ms(t1 - t0) << " ms, single-threaded replay "
+                  << ms(Clock::now() - t1) << " ms");
 }
 
 TEST_CASE("concurrency: a stream callback returning false stops generation at once", "[concurrency][generate]") {
