@@ -3,8 +3,10 @@
 // Each reply() renders the whole conversation with the template, feeds the model only
 // the text it has not seen yet (the state already holds the earlier turns), and
 // generates the assistant's answer. If the rendered history no longer starts with what
-// was fed (a template that rewrites earlier turns), the Session is reset and the whole
-// conversation re-fed, so the result is always what a fresh run would compute.
+// was fed (a template that rewrites earlier turns, or a reply that ended in bytes which
+// are not valid UTF-8, so its text holds U+FFFD instead), the Session is reset and the
+// whole conversation re-fed, so the result is always what a fresh run would compute.
+// A Conversation is used by one thread at a time, like its Session.
 #pragma once
 
 #include <optional>
@@ -23,14 +25,16 @@ class KAA_API Conversation {
 public:
     // The template is `tmpl` if given, else the model's tokenizer.chat_template, else
     // ChatML. The Session must outlive the Conversation; it should be fresh (position 0)
-    // or be restored together with restore().
+    // or be restored together with restore(). Throws Error(template_error) when the
+    // model's template does not parse.
     explicit Conversation(Session& session, std::optional<ChatTemplate> tmpl = std::nullopt);
 
     // Appends a message without generating (a system prompt, or earlier turns).
     void add(ChatMessage message);
     // Appends the user's message and generates the assistant's reply, which is appended
     // too. Stop strings that end a turn in the template (e.g. "<|im_end|>") are added to
-    // opts.stop automatically.
+    // opts.stop automatically. Throws what Session::generate throws, and
+    // Error(template_error) when rendering fails (the user's message is then not kept).
     GenerationResult reply(const std::string& user_text, GenerationOptions opts = {},
                            const StreamCallback& on_text = nullptr);
 

@@ -10,18 +10,23 @@
  * - Handles come from a *_create / *_load / *_from_* / *_copy / *_fork function and are
  *   released with the matching *_free; *_free(NULL) is a no-op.
  * - Out-parameters are written only on success (KAA_OK), except the size out-parameter of
- *   the buffer protocol below, which is also written on KAA_ERR_BUFFER_TOO_SMALL.
+ *   the buffer protocol below, which is also written on KAA_ERR_BUFFER_TOO_SMALL, and
+ *   handle out-parameters (kaa_model**, kaa_generation**, ...), which are set to NULL on
+ *   failure, so freeing them afterwards is always safe.
  * - Errors: a failing call returns a status other than KAA_OK, stores a message retrievable
  *   with kaa_last_error_message() on the calling thread, and logs it through the log
- *   callback (level KAA_LOG_ERROR). Successful calls leave the stored message alone (as
+ *   callback (level KAA_LOG_ERROR; KAA_ERR_BUFFER_TOO_SMALL, a normal step of the buffer
+ *   protocol, at KAA_LOG_DEBUG). Successful calls leave the stored message alone (as
  *   errno), so read it right after the failing call.
  * - Params structs begin with `uint32_t struct_size`; get them from the matching
  *   kaa_*_default_params() (which fills struct_size = sizeof in your header) and change
  *   fields. The library reads only fields that lie wholly inside struct_size, so a program
  *   built against an older kaa.h keeps working with a newer library. A struct_size smaller
- *   than the struct's first published version (or 0) is KAA_ERR_INVALID_ARGUMENT. A
+ *   than the struct's first published version (or 0), or larger than 65536 (an
+ *   uninitialized struct), is KAA_ERR_INVALID_ARGUMENT. A
  *   params pointer may be NULL: the defaults are used. Output structs (kaa_hparams, ...)
  *   follow the same rule: set struct_size, and the library fills the fields that fit.
+ * - Flags arguments: bits this library does not know are KAA_ERR_INVALID_ARGUMENT.
  * - New fields are only ever appended to structs; new functions are only ever added.
  *   (Maintainers: a field added later must start at or after the previous version's
  *   sizeof, not in its tail padding, so that struct_size tells the versions apart. And a
@@ -503,10 +508,12 @@ typedef struct kaa_generation_timings {
     double generation_ms;
 } kaa_generation_timings;
 
-/* Generates after a prompt (NUL-terminated; "" continues from the current state). The
+/* Generates after a prompt (NUL-terminated; "" continues from the last logits). The
  * state afterwards holds the prompt and every generated token that was fed back, so a
- * later call continues the text. out may be NULL; otherwise it receives a result handle
- * (free with kaa_generation_free). */
+ * later call continues the text. A session without logits (new, reset, or right after
+ * kaa_session_set_state) evaluates the BOS token first for "": after set_state, give a
+ * prompt. out may be NULL; otherwise it receives a result handle (free with
+ * kaa_generation_free). */
 KAA_API kaa_status kaa_session_generate(kaa_session* session, const char* prompt,
                                         const kaa_generate_params* params, kaa_generation** out) KAA_NOEXCEPT;
 /* The same from token ids (n_prompt may be 0). */
@@ -518,7 +525,8 @@ KAA_API void kaa_generation_free(kaa_generation* generation) KAA_NOEXCEPT;
 /* The generated text without a matched stop string; valid until kaa_generation_free. */
 KAA_API kaa_status kaa_generation_text(const kaa_generation* generation, const char** text,
                                        size_t* length) KAA_NOEXCEPT;
-/* The generated tokens (an end-of-generation token included). */
+/* The generated tokens (an end-of-generation token included); valid until
+ * kaa_generation_free. */
 KAA_API kaa_status kaa_generation_tokens(const kaa_generation* generation, const kaa_token** tokens,
                                          size_t* n_tokens) KAA_NOEXCEPT;
 KAA_API kaa_status kaa_generation_stop_reason(const kaa_generation* generation,

@@ -70,10 +70,14 @@ struct TensorDesc {
     uint64_t n_bytes = 0;
 };
 
+// Copies are cheap and share the loaded model; the file stays mapped until the last copy
+// and the last Session using it are gone. Every method may be called from any number of
+// threads at once.
 class KAA_API Model {
 public:
     // Loads and validates a GGUF file. Throws Error (io, invalid_file, unsupported,
-    // invalid_model, cancelled).
+    // invalid_model, cancelled; invalid_argument for params out of range). The progress
+    // callback runs on the calling thread.
     static Model load(const std::string& path, const ModelParams& params = {});
 
     const HParams& hparams() const noexcept;

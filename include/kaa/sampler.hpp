@@ -36,8 +36,9 @@ struct SamplerParams {
 class KAA_API Sampler {
 public:
     // Validates the parameters against n_vocab; throws kaa::Error(invalid_argument) for
-    // values out of range and kaa::Error(invalid_token) for a logit_bias token outside
-    // [0, n_vocab).
+    // values out of range (or n_vocab <= 0) and kaa::Error(invalid_token) for a logit_bias
+    // token outside [0, n_vocab). Copies continue the same random stream and history; a
+    // moved-from Sampler throws Error(invalid_argument) when used.
     Sampler(const SamplerParams& params, int32_t n_vocab);
     ~Sampler();
     Sampler(const Sampler& other);

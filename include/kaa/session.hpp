@@ -68,6 +68,9 @@ KAA_API void eval_batch(const std::vector<BatchItem>& items);
 
 class KAA_API Session {
 public:
+    // A fresh Session (zero state, position 0) that keeps the Model alive. Starts its
+    // thread pool (n_threads - 1 workers). Throws Error(invalid_argument) for params out
+    // of range (n_threads > 1024, n_batch outside [1, 65536], the limits below 1 / 0).
     explicit Session(const Model& model, const SessionParams& params = {});
     ~Session();
     Session(Session&&) noexcept;
@@ -84,31 +87,36 @@ public:
     const std::vector<float>& eval(const std::vector<Token>& tokens, const EvalOptions& opts = {}) {
         return eval(tokens.data(), tokens.size(), opts);
     }
-    // Logits of the last eval (empty before the first).
+    // Logits of the last eval (empty before the first, and after reset/set_state).
     const std::vector<float>& logits() const noexcept;
 
     int64_t position() const noexcept;  // tokens consumed since creation / reset
-    void reset();                       // zero state, position 0
+    void reset();                       // zero state, position 0, no logits
 
     State state() const;               // a copy of the current state
-    // Restores a state (rewind, or fork from another Session). Throws
-    // Error(state_mismatch) if it was made for another model, Error(invalid_argument)
-    // if it is empty.
+    // Restores a state (rewind, or fork from another Session) and clears the logits.
+    // Throws Error(state_mismatch) if it was made for another model,
+    // Error(invalid_argument) if it is empty, Error(invalid_state) if its payload size or
+    // position is inconsistent.
     void set_state(const State& state);
-    // A new Session on the same model with a copy of this one's state.
+    // A new Session on the same model, with the same params and a copy of this one's
+    // state, position and logits.
     Session fork() const;
 
-    // Generates text after `prompt` (which may be empty to continue from the current
-    // state). The prompt is tokenized with the model's tokenizer, evaluated, then tokens
-    // are sampled and evaluated one by one; every sampled token is fed back, so the state
-    // afterwards continues the text exactly (multi-turn chat needs no re-processing).
-    // Throws Error(invalid_model) if the model has no tokenizer, Error(invalid_argument)
+    // Generates text after `prompt` (which may be empty to continue from the last
+    // logits). The prompt is tokenized with the model's tokenizer (BOS only at position
+    // 0), evaluated, then tokens are sampled and evaluated one by one; every sampled token
+    // but a final end-of-generation one is fed back, so the state afterwards continues
+    // the text exactly (multi-turn chat needs no re-processing). With an empty prompt and
+    // no logits (a new or reset Session, or right after set_state) the BOS token is
+    // evaluated first (Error(invalid_argument) if there is none): after set_state, give a
+    // prompt. on_text runs on the calling thread. Throws Error(invalid_model) if the model has no tokenizer, Error(invalid_argument)
     // for bad options, a max_tokens above SessionParams::max_generation_tokens or a
     // prompt of more than max_tokens_per_call tokens (all checked before anything is
     // evaluated); exceptions thrown by the callback propagate.
     GenerationResult generate(std::string_view prompt, const GenerationOptions& opts = {},
                               const StreamCallback& on_text = nullptr);
-    // The same from token ids.
+    // The same from token ids (no BOS is added).
     GenerationResult generate(const std::vector<Token>& prompt, const GenerationOptions& opts = {},
                               const StreamCallback& on_text = nullptr);
 

@@ -45,7 +45,7 @@ public:
     //   "KAASTATE" | u32 format version | u32 header bytes | u64 model fingerprint |
     //   u64 n_layer, d_inner, d_conv, d_state | i64 position | u64 payload bytes |
     //   u64 user-data bytes | payload (f32) | user data | u64 checksum of all before it
-    // (docs/FORMATS.md)
+    // (docs/FORMATS.md). Throws Error(invalid_argument) for an empty State.
     std::vector<uint8_t> serialize() const;
     // Validates magic, version, sizes and checksum; throws Error(invalid_state).
     // Model compatibility is checked when the State is given to a Session.
@@ -54,7 +54,9 @@ public:
         return deserialize(bytes.data(), bytes.size());
     }
     // Atomic save: writes PATH.tmp-XXXX beside the target, fsyncs, renames over it.
+    // Throws Error(io), or Error(invalid_argument) for an empty State.
     void save(const std::string& path) const;
+    // Reads and deserializes a file; throws Error(io) or Error(invalid_state).
     static State load(const std::string& path);
 
     static constexpr uint32_t kFormatVersion = 1;

@@ -46,7 +46,8 @@ enum class TokenAttr : int32_t {
 };
 
 struct TokenizeOptions {
-    bool add_bos = false;        // put bos() first (see Tokenizer::add_bos_default())
+    bool add_bos = false;        // put bos() first (see Tokenizer::add_bos_default());
+                                 // Error(invalid_argument) when the vocabulary has no BOS
     bool parse_special = false;  // control-token texts in the input ("<|endoftext|>") become
                                  // those ids; when false they are tokenized as plain text
 };
@@ -88,13 +89,16 @@ public:
     const std::vector<Token>& end_of_generation_tokens() const noexcept;
 
     TokenAttr attr(Token id) const;          // throws Error(invalid_token)
-    std::string_view text(Token id) const;   // raw vocab string as stored in the GGUF file
+    // The raw vocab string as stored in the GGUF file (valid as long as any copy of this
+    // Tokenizer); throws Error(invalid_token).
+    std::string_view text(Token id) const;
     // The id whose raw vocab string is exactly `raw_text`, -1 when none.
     Token find(std::string_view raw_text) const noexcept;
 
     std::string_view model() const noexcept;          // "gpt2"
     std::string_view pre_tokenizer() const noexcept;  // "falcon", "gpt-2", "mpt", "default"
 
+    // Internal: Model::tokenizer() and from_file() build Tokenizers.
     explicit Tokenizer(std::shared_ptr<const detail::TokenizerImpl> impl);
     const std::shared_ptr<const detail::TokenizerImpl>& impl() const noexcept { return impl_; }
 
@@ -104,7 +108,8 @@ private:
 
 // Turns a stream of generated tokens into text that is always valid UTF-8: a character
 // whose bytes are spread over several tokens is returned once all of them have arrived.
-// Bytes that can never form a character come out as U+FFFD.
+// Bytes that can never form a character come out as U+FFFD. It holds a copy of the
+// Tokenizer (so it may outlive the Model); one StreamDecoder is not thread-safe.
 class KAA_API StreamDecoder {
 public:
     explicit StreamDecoder(const Tokenizer& tokenizer, const DecodeOptions& opts = {});
