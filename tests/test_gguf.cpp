@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -347,7 +348,8 @@ TEST_CASE("gguf: writer rejects bad input and streams are checked", "[gguf]") {
         CHECK(code_of([&] { sw.finish(); }) == ErrorCode::invalid_argument);  // b incomplete
         CHECK(code_of([&] { sw.write(x, 32 + 4); }) == ErrorCode::invalid_argument);  // too much
     }
-    CHECK(!std::ifstream(path).good());  // an abandoned stream leaves nothing behind
+    CHECK(!std::ifstream(path).good());  // an abandoned stream leaves nothing behind,
+    CHECK(std::filesystem::is_empty(dir.path()));  // not even its temporary file
     CHECK(code_of([&] { Writer().write(dir.file("no/such/dir/x.gguf")); }) == ErrorCode::io);
 }
 

@@ -1,22 +1,11 @@
 #include "gguf/writer.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
 #include "kaa/error.hpp"
 
-#ifdef _WIN32
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#include <process.h>
-#include <windows.h>
-#else
-#include <sys/stat.h>
-#include <unistd.h>
-#endif
 
 namespace kaa::gguf {
 
@@ -273,58 +262,14 @@ void Writer::write(const std::string& path) const {
 
 // ---- StreamWriter -------------------------------------------------------------------
 
-namespace {
-
-[[noreturn]] void io_fail(const std::string& what, const std::string& path, int err) {
-    throw Error(ErrorCode::io, "gguf writer: " + what + " '" + path + "': " + std::strerror(err));
-}
-
-}  // namespace
-
-StreamWriter::StreamWriter(const Writer& layout, const std::string& path)
-    : w_(layout), path_(path) {
-#ifdef _WIN32
-    tmp_path_ = path + ".tmp" + std::to_string(_getpid());
-    f_ = std::fopen(tmp_path_.c_str(), "wb");
-    if (!f_) io_fail("cannot create", tmp_path_, errno);
-#else
-    // mkstemp gives a unique name, so two writers of the same path cannot collide.
-    std::vector<char> tmpl(path.begin(), path.end());
-    const char suffix[] = ".tmp-XXXXXX";
-    tmpl.insert(tmpl.end(), suffix, suffix + sizeof suffix);
-    const int fd = ::mkstemp(tmpl.data());
-    if (fd < 0) io_fail("cannot create a temporary file for", path, errno);
-    tmp_path_ = tmpl.data();
-    ::fchmod(fd, 0644);  // mkstemp uses 0600; a model file is meant to be shared
-    f_ = ::fdopen(fd, "wb");
-    if (!f_) {
-        const int err = errno;
-        ::close(fd);
-        std::remove(tmp_path_.c_str());
-        io_fail("cannot open", tmp_path_, err);
-    }
-#endif
-    buf_.resize(size_t(4) << 20);  // large writes: multi-GiB models stream at disk speed
-    std::setvbuf(f_, buf_.data(), _IOFBF, buf_.size());
-    try {
-        const std::vector<uint8_t> header = w_.header_bytes();
-        put(header.data(), header.size());
-        advance();
-    } catch (...) {
-        std::fclose(f_);
-        f_ = nullptr;
-        std::remove(tmp_path_.c_str());
-        throw;
-    }
-}
-
-StreamWriter::~StreamWriter() {
-    if (f_) std::fclose(f_);
-    if (!finished_) std::remove(tmp_path_.c_str());
+StreamWriter::StreamWriter(const Writer& layout, const std::string& path) : w_(layout), file_(path, "gguf writer") {
+    const std::vector<uint8_t> header = w_.header_bytes();
+    put(header.data(), header.size());
+    advance();
 }
 
 void StreamWriter::put(const void* data, uint64_t n) {
-    if (n && std::fwrite(data, 1, size_t(n), f_) != size_t(n)) io_fail("write failed on", tmp_path_, errno);
+    file_.write(data, size_t(n));
     pos_ += n;
 }
 
@@ -376,16 +321,7 @@ void StreamWriter::finish() {
     if (cur_ < ts.size())
         bad_arg("stream: tensor '" + ts[cur_].name + "' is incomplete (" +
                 std::to_string(done_) + " of " + std::to_string(ts[cur_].n_bytes) + " bytes)");
-    if (std::fflush(f_) != 0) io_fail("flush failed on", tmp_path_, errno);
-    const int rc = std::fclose(f_);
-    f_ = nullptr;
-    if (rc != 0) io_fail("close failed on", tmp_path_, errno);
-#ifdef _WIN32
-    if (!MoveFileExA(tmp_path_.c_str(), path_.c_str(), MOVEFILE_REPLACE_EXISTING))
-        throw Error(ErrorCode::io, "gguf writer: cannot rename '" + tmp_path_ + "' to '" + path_ + "'");
-#else
-    if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) io_fail("cannot rename into", path_, errno);
-#endif
+    file_.commit();
     finished_ = true;
 }
 

@@ -12,13 +12,13 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 #include "gguf/gguf.hpp"
+#include "runtime/file_io.hpp"
 
 namespace kaa::gguf {
 
@@ -135,7 +135,6 @@ private:
 class StreamWriter {
 public:
     StreamWriter(const Writer& layout, const std::string& path);
-    ~StreamWriter();
     StreamWriter(const StreamWriter&) = delete;
     StreamWriter& operator=(const StreamWriter&) = delete;
 
@@ -149,10 +148,7 @@ private:
     void advance();  // skip over finished tensors and those the Writer holds data for
 
     const Writer& w_;
-    std::string path_;
-    std::string tmp_path_;
-    std::FILE* f_ = nullptr;
-    std::vector<char> buf_;
+    runtime::AtomicFile file_;
     size_t cur_ = 0;        // tensor being written
     uint64_t done_ = 0;     // bytes of it written so far
     uint64_t pos_ = 0;      // bytes written to the file

@@ -38,38 +38,62 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
     return out;
 }
 
-void write_file_atomic(const std::string& path, const void* data, size_t size) {
+AtomicFile::AtomicFile(const std::string& path, const std::string& what) : path_(path), what_(what) {
+    // Unique per process and per call: two writers of the same path never share a
+    // temporary file, and the name tells which process left it behind after a crash.
     static std::atomic<unsigned> counter{0};
 #if defined(_WIN32)
     const unsigned pid = unsigned(_getpid());
 #else
     const unsigned pid = unsigned(getpid());
 #endif
-    const std::string tmp = path + ".tmp-" + std::to_string(pid) + "-" + std::to_string(counter++);
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw Error(ErrorCode::io, "cannot create '" + tmp + "': " + std::strerror(errno));
-    bool ok = std::fwrite(data, 1, size, f) == size && std::fflush(f) == 0;
+    tmp_ = path + ".tmp-" + std::to_string(pid) + "-" + std::to_string(counter++);
+    f_ = std::fopen(tmp_.c_str(), "wb");
+    if (!f_) fail("cannot create", tmp_, errno);
+    buf_.resize(size_t(4) << 20);
+    std::setvbuf(f_, buf_.data(), _IOFBF, buf_.size());
+}
+
+AtomicFile::~AtomicFile() {
+    if (f_) std::fclose(f_);
+    if (!committed_) std::remove(tmp_.c_str());
+}
+
+void AtomicFile::fail(const std::string& action, const std::string& file, int err) const {
+    throw Error(ErrorCode::io, what_ + ": " + action + " '" + file + "': " + std::strerror(err));
+}
+
+void AtomicFile::write(const void* data, size_t n) {
+    if (!f_) throw Error(ErrorCode::io, what_ + ": write to '" + path_ + "' after commit");
+    if (n && std::fwrite(data, 1, n, f_) != n) fail("write failed on", tmp_, errno);
+}
+
+void AtomicFile::commit() {
+    if (!f_) return;
+    bool ok = std::fflush(f_) == 0;
 #if defined(_WIN32)
-    ok = ok && _commit(_fileno(f)) == 0;
+    ok = ok && _commit(_fileno(f_)) == 0;
 #else
-    ok = ok && fsync(fileno(f)) == 0;
+    ok = ok && fsync(fileno(f_)) == 0;
 #endif
-    const int err = errno;
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) {
-        std::remove(tmp.c_str());
-        throw Error(ErrorCode::io, "cannot write '" + tmp + "': " + std::strerror(err));
-    }
+    int err = errno;
+    ok = (std::fclose(f_) == 0) && ok;
+    if (!ok && err == 0) err = errno;
+    f_ = nullptr;
+    if (!ok) fail("cannot write", tmp_, err);
 #if defined(_WIN32)
-    const bool renamed = MoveFileExA(tmp.c_str(), path.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) != 0;
+    if (!MoveFileExA(tmp_.c_str(), path_.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+        throw Error(ErrorCode::io, what_ + ": cannot rename '" + tmp_ + "' to '" + path_ + "'");
 #else
-    const bool renamed = std::rename(tmp.c_str(), path.c_str()) == 0;
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot rename '" + tmp_ + "' to", path_, errno);
 #endif
-    if (!renamed) {
-        const int rerr = errno;
-        std::remove(tmp.c_str());
-        throw Error(ErrorCode::io, "cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(rerr));
-    }
+    committed_ = true;
+}
+
+void write_file_atomic(const std::string& path, const void* data, size_t size) {
+    AtomicFile f(path, "kaa");
+    f.write(data, size);
+    f.commit();
 }
 
 }  // namespace kaa::runtime
