@@ -167,6 +167,31 @@ TEST_CASE("generate: continuing in two calls equals one call", "[generate]") {
     CHECK(part.text + rest.text == whole.text);
 }
 
+TEST_CASE("generate: an empty prompt after set_state is refused, never a BOS mid-sequence", "[generate]") {
+    KAA_REQUIRE_SHARED();
+    const kaa::Model model = kaa::Model::load(kaa::test::shared_path("models/tiny-falcon-mamba-q8_0.gguf"));
+    kaa::Session a(model), b(model);
+    a.generate("Hello how are you?", greedy(4));
+    const kaa::State saved = a.state();
+    b.set_state(saved);
+    REQUIRE(b.logits().empty());
+    try {
+        b.generate("", greedy(3));
+        FAIL("generate(\"\") after set_state must throw");
+    } catch (const kaa::Error& e) {
+        CHECK(e.code() == kaa::ErrorCode::invalid_argument);
+    }
+    CHECK(b.position() == saved.position());  // nothing was evaluated
+    // With a prompt it continues exactly like the Session the state came from.
+    const auto from_a = a.generate(" Fine", greedy(6));
+    const auto from_b = b.generate(" Fine", greedy(6));
+    CHECK(from_b.tokens == from_a.tokens);
+    // At position 0 an empty prompt still starts from BOS.
+    b.reset();
+    CHECK(b.generate("", greedy(2)).tokens.size() == 2);
+    CHECK(std::string(kaa::stop_reason_name(kaa::StopReason::stop_string)) == "stop_string");
+}
+
 TEST_CASE("conversation: a chat saved and restored continues like one that never stopped", "[generate][chat]") {
     KAA_REQUIRE_SHARED();
     const kaa::Model model = kaa::Model::load(kaa::test::shared_path("models/tiny-falcon-mamba-q8_0.gguf"));

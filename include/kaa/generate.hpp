@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kaa/export.hpp"
 #include "kaa/sampler.hpp"
 #include "kaa/types.hpp"
 
@@ -19,7 +20,7 @@ enum class StopReason {
     stop_string,        // a GenerationOptions::stop string appeared in the text
     callback,           // the stream callback returned false
 };
-const char* stop_reason_name(StopReason r) noexcept;
+KAA_API const char* stop_reason_name(StopReason r) noexcept;
 
 struct GenerationOptions {
     // Tokens to generate at most: >= 0 and <= the Session's

@@ -510,10 +510,10 @@ typedef struct kaa_generation_timings {
 
 /* Generates after a prompt (NUL-terminated; "" continues from the last logits). The
  * state afterwards holds the prompt and every generated token that was fed back, so a
- * later call continues the text. A session without logits (new, reset, or right after
- * kaa_session_set_state) evaluates the BOS token first for "": after set_state, give a
- * prompt. out may be NULL; otherwise it receives a result handle (free with
- * kaa_generation_free). */
+ * later call continues the text. For "", a session without logits evaluates the BOS
+ * token first at position 0 (new or reset), and returns KAA_ERR_INVALID_ARGUMENT further
+ * on (right after kaa_session_set_state, which restores no logits): give a prompt.
+ * out may be NULL; otherwise it receives a result handle (free with kaa_generation_free). */
 KAA_API kaa_status kaa_session_generate(kaa_session* session, const char* prompt,
                                         const kaa_generate_params* params, kaa_generation** out) KAA_NOEXCEPT;
 /* The same from token ids (n_prompt may be 0). */

@@ -108,9 +108,11 @@ public:
     // 0), evaluated, then tokens are sampled and evaluated one by one; every sampled token
     // but a final end-of-generation one is fed back, so the state afterwards continues
     // the text exactly (multi-turn chat needs no re-processing). With an empty prompt and
-    // no logits (a new or reset Session, or right after set_state) the BOS token is
-    // evaluated first (Error(invalid_argument) if there is none): after set_state, give a
-    // prompt. on_text runs on the calling thread. Throws Error(invalid_model) if the model has no tokenizer, Error(invalid_argument)
+    // no logits, a Session at position 0 (new or reset) evaluates the BOS token first
+    // (Error(invalid_argument) if there is none); one further on (right after set_state,
+    // which restores no logits) throws Error(invalid_argument): give it a prompt.
+    // on_text runs on the calling thread. Throws Error(invalid_model) if the model has no
+    // tokenizer, Error(invalid_argument)
     // for bad options, a max_tokens above SessionParams::max_generation_tokens or a
     // prompt of more than max_tokens_per_call tokens (all checked before anything is
     // evaluated); exceptions thrown by the callback propagate.

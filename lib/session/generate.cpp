@@ -58,6 +58,14 @@ GenerationResult Session::generate(const std::vector<Token>& prompt, const Gener
     if (!prompt.empty()) {
         eval(prompt);
     } else if (logits().empty()) {
+        // An empty prompt continues from the last logits. A Session that has evaluated
+        // tokens but holds no logits (a State restored with set_state carries none) must
+        // not get a BOS in the middle of its sequence: the caller has to say what comes
+        // next.
+        if (position() > 0)
+            throw Error(ErrorCode::invalid_argument,
+                        "generate with an empty prompt needs the logits of the last token, and this Session has "
+                        "none (set_state restores the state without logits): pass the next prompt tokens");
         // Nothing evaluated yet: start from BOS when the vocabulary has one.
         if (tok.bos() < 0)
             throw Error(ErrorCode::invalid_argument, "generate needs a prompt (the model has no BOS token)");
