@@ -131,6 +131,17 @@ inline uint32_t check_struct_size(uint32_t struct_size, size_t v1_size, const ch
     return struct_size;
 }
 
+// kaa_*_params_init: the library's defaults for a caller whose struct has `size` bytes —
+// the fields that fit, zeros past the ones this library knows, struct_size = size.
+template <class T>
+void init_params(T* out, size_t size, size_t v1_size, const T& defaults, const char* what) {
+    if (!out) fail(KAA_ERR_INVALID_ARGUMENT, std::string(what) + " is NULL");
+    check_struct_size(uint32_t(std::min<size_t>(size, 1u << 20)), v1_size, what);
+    std::memset(static_cast<void*>(out), 0, size);
+    std::memcpy(static_cast<void*>(out), &defaults, std::min(size, sizeof(T)));
+    out->struct_size = uint32_t(size);
+}
+
 #define KAA_FIELD_FITS(T, field, size) (offsetof(T, field) + sizeof(decltype(static_cast<T*>(nullptr)->field)) <= (size)) // NOLINT(bugprone-macro-parentheses)
 // out.field = in->field when the caller's struct has it.
 #define KAA_READ_FIELD(T, out, in, field) \

@@ -53,7 +53,7 @@ extern "C" {
 
 // ---- model ------------------------------------------------------------------------------
 
-kaa_model_params kaa_model_default_params(void) KAA_NOEXCEPT {
+static kaa_model_params model_defaults() noexcept {
     kaa_model_params p;
     std::memset(&p, 0, sizeof p);  // padding too: the struct may be hashed or compared
     p.struct_size = sizeof p;
@@ -64,6 +64,12 @@ kaa_model_params kaa_model_default_params(void) KAA_NOEXCEPT {
     p.precision = kaa::ModelParams{}.precision == kaa::Precision::exact ? KAA_PRECISION_EXACT : KAA_PRECISION_FAST;
     p.max_metadata_bytes = kaa::ModelParams{}.max_metadata_bytes;
     return p;
+}
+
+kaa_status kaa_model_params_init(kaa_model_params* params, size_t size) KAA_NOEXCEPT {
+    return guard("kaa_model_params_init", [&] {
+        init_params(params, size, KAA_V1_SIZE(kaa_model_params, precision), model_defaults(), "kaa_model_params");
+    });
 }
 
 kaa_status kaa_model_load(const char* path, const kaa_model_params* params, kaa_model** out_model) KAA_NOEXCEPT {
@@ -289,7 +295,7 @@ kaa_status kaa_stream_decoder_flush(kaa_stream_decoder* decoder, char* buf, size
 
 // ---- chat templates ---------------------------------------------------------------------
 
-kaa_chat_render_params kaa_chat_render_default_params(void) KAA_NOEXCEPT {
+static kaa_chat_render_params chat_render_defaults() noexcept {
     kaa_chat_render_params p;
     std::memset(&p, 0, sizeof p);
     p.struct_size = sizeof p;
@@ -297,6 +303,12 @@ kaa_chat_render_params kaa_chat_render_default_params(void) KAA_NOEXCEPT {
     p.bos_token = nullptr;
     p.eos_token = nullptr;
     return p;
+}
+
+kaa_status kaa_chat_render_params_init(kaa_chat_render_params* params, size_t size) KAA_NOEXCEPT {
+    return guard("kaa_chat_render_params_init", [&] {
+        init_params(params, size, KAA_V1_SIZE(kaa_chat_render_params, eos_token), chat_render_defaults(), "kaa_chat_render_params");
+    });
 }
 
 kaa_status kaa_chat_template_parse(const char* source, size_t source_length, kaa_chat_template** out) KAA_NOEXCEPT {

@@ -96,7 +96,7 @@ extern "C" {
 
 // ---- sampler ------------------------------------------------------------------------------
 
-kaa_sampler_params kaa_sampler_default_params(void) KAA_NOEXCEPT {
+static kaa_sampler_params sampler_defaults() noexcept {
     const kaa::SamplerParams d;
     kaa_sampler_params p;
     std::memset(&p, 0, sizeof p);
@@ -114,6 +114,12 @@ kaa_sampler_params kaa_sampler_default_params(void) KAA_NOEXCEPT {
     p.logit_bias = nullptr;
     p.n_logit_bias = 0;
     return p;
+}
+
+kaa_status kaa_sampler_params_init(kaa_sampler_params* params, size_t size) KAA_NOEXCEPT {
+    return guard("kaa_sampler_params_init", [&] {
+        init_params(params, size, KAA_V1_SIZE(kaa_sampler_params, n_logit_bias), sampler_defaults(), "kaa_sampler_params");
+    });
 }
 
 kaa_status kaa_sampler_create(const kaa_sampler_params* params, int32_t n_vocab, kaa_sampler** out) KAA_NOEXCEPT {
@@ -226,7 +232,7 @@ kaa_status kaa_state_load(const char* path, kaa_state** out) KAA_NOEXCEPT {
 
 // ---- session ------------------------------------------------------------------------------
 
-kaa_session_params kaa_session_default_params(void) KAA_NOEXCEPT {
+static kaa_session_params session_defaults() noexcept {
     const kaa::SessionParams d;
     kaa_session_params p;
     std::memset(&p, 0, sizeof p);
@@ -236,6 +242,12 @@ kaa_session_params kaa_session_default_params(void) KAA_NOEXCEPT {
     p.max_tokens_per_call = d.max_tokens_per_call;
     p.max_generation_tokens = d.max_generation_tokens;
     return p;
+}
+
+kaa_status kaa_session_params_init(kaa_session_params* params, size_t size) KAA_NOEXCEPT {
+    return guard("kaa_session_params_init", [&] {
+        init_params(params, size, KAA_V1_SIZE(kaa_session_params, n_batch), session_defaults(), "kaa_session_params");
+    });
 }
 
 kaa_status kaa_session_create(const kaa_model* model, const kaa_session_params* params,
@@ -327,7 +339,7 @@ kaa_status kaa_eval_batch(kaa_session* const* sessions, const kaa_token* const* 
 
 // ---- generation ------------------------------------------------------------------------
 
-kaa_generate_params kaa_generate_default_params(void) KAA_NOEXCEPT {
+static kaa_generate_params generate_defaults() noexcept {
     const kaa::GenerationOptions d;
     kaa_generate_params p;
     std::memset(&p, 0, sizeof p);
@@ -342,6 +354,12 @@ kaa_generate_params kaa_generate_default_params(void) KAA_NOEXCEPT {
     p.on_text = nullptr;
     p.user_data = nullptr;
     return p;
+}
+
+kaa_status kaa_generate_params_init(kaa_generate_params* params, size_t size) KAA_NOEXCEPT {
+    return guard("kaa_generate_params_init", [&] {
+        init_params(params, size, KAA_V1_SIZE(kaa_generate_params, user_data), generate_defaults(), "kaa_generate_params");
+    });
 }
 
 kaa_status kaa_session_generate(kaa_session* session, const char* prompt, const kaa_generate_params* params,

@@ -2,8 +2,9 @@
  *
  * C99, usable from C and C++. Every handle is opaque; every function that can fail
  * returns a kaa_status and never throws, aborts or exits. The only functions that do not
- * return a kaa_status are the infallible ones: *_free, *_default_params, the version
- * queries, kaa_status_name and kaa_last_error_message.
+ * return a kaa_status are the infallible ones: *_free, the version queries,
+ * kaa_status_name, kaa_last_error_message, and the *_default_params() helpers defined
+ * inline in this header.
  *
  * Conventions
  * -----------
@@ -29,10 +30,10 @@
  * - Flags arguments: bits this library does not know are KAA_ERR_INVALID_ARGUMENT.
  * - New fields are only ever appended to structs; new functions are only ever added.
  *   (Maintainers: a field added later must start at or after the previous version's
- *   sizeof, not in its tail padding, so that struct_size tells the versions apart. And a
- *   struct that a *_default_params function returns by value changes that function's
- *   calling convention when it grows, so once a release has shipped, growing it needs a
- *   new default function beside the old one: docs/abi/README.md.)
+ *   sizeof, not in its tail padding, so that struct_size tells the versions apart. The
+ *   by-value kaa_*_default_params() are static inline over the exported
+ *   kaa_*_params_init(params, size), so no exported function returns a struct by value
+ *   and growing a struct changes no calling convention: docs/abi/README.md.)
  * - Strings are UTF-8. Pointers returned into a handle (names, logits, ...) stay valid as
  *   long as the text says; never free them.
  *
@@ -204,7 +205,19 @@ typedef struct kaa_model_params {
                                   * 256 MiB; Falcon-Mamba-7B needs about 2.2 MiB) */
 } kaa_model_params;
 
-KAA_API kaa_model_params kaa_model_default_params(void) KAA_NOEXCEPT;
+/* Fills *params with the defaults for a struct of `size` bytes (pass sizeof *params):
+ * struct_size = size and every field that fits (fields this library does not know are
+ * zero). KAA_ERR_INVALID_ARGUMENT for NULL or a size no version of the struct has.
+ * Meant for bindings from other languages; C and C++ use the inline function below. */
+KAA_API kaa_status kaa_model_params_init(kaa_model_params* params, size_t size) KAA_NOEXCEPT;
+/* The defaults, by value. Inline on purpose: it is compiled with the caller's copy of
+ * this header, so the struct it returns always has the size the caller allocated, and
+ * structs can grow in later versions without breaking compiled programs. */
+static inline kaa_model_params kaa_model_default_params(void) KAA_NOEXCEPT {
+    kaa_model_params p;
+    (void)kaa_model_params_init(&p, sizeof p);
+    return p;
+}
 
 /* Loads and validates a GGUF file. params may be NULL (defaults). */
 KAA_API kaa_status kaa_model_load(const char* path, const kaa_model_params* params,
@@ -329,7 +342,13 @@ typedef struct kaa_chat_render_params {
     const char* eos_token;
 } kaa_chat_render_params;
 
-KAA_API kaa_chat_render_params kaa_chat_render_default_params(void) KAA_NOEXCEPT;
+/* As kaa_model_params_init, for this struct. */
+KAA_API kaa_status kaa_chat_render_params_init(kaa_chat_render_params* params, size_t size) KAA_NOEXCEPT;
+static inline kaa_chat_render_params kaa_chat_render_default_params(void) KAA_NOEXCEPT {
+    kaa_chat_render_params p;
+    (void)kaa_chat_render_params_init(&p, sizeof p);
+    return p;
+}
 
 /* Parses Jinja chat-template source (source_length bytes). KAA_ERR_TEMPLATE names the
  * offending construct and its position. */
@@ -374,7 +393,13 @@ typedef struct kaa_sampler_params {
     size_t n_logit_bias;
 } kaa_sampler_params;
 
-KAA_API kaa_sampler_params kaa_sampler_default_params(void) KAA_NOEXCEPT;
+/* As kaa_model_params_init, for this struct. */
+KAA_API kaa_status kaa_sampler_params_init(kaa_sampler_params* params, size_t size) KAA_NOEXCEPT;
+static inline kaa_sampler_params kaa_sampler_default_params(void) KAA_NOEXCEPT {
+    kaa_sampler_params p;
+    (void)kaa_sampler_params_init(&p, sizeof p);
+    return p;
+}
 
 /* Validates params against n_vocab (KAA_ERR_INVALID_ARGUMENT / KAA_ERR_INVALID_TOKEN). */
 KAA_API kaa_status kaa_sampler_create(const kaa_sampler_params* params, int32_t n_vocab,
@@ -430,7 +455,13 @@ typedef struct kaa_session_params {
                                     * (default 2^24) */
 } kaa_session_params;
 
-KAA_API kaa_session_params kaa_session_default_params(void) KAA_NOEXCEPT;
+/* As kaa_model_params_init, for this struct. */
+KAA_API kaa_status kaa_session_params_init(kaa_session_params* params, size_t size) KAA_NOEXCEPT;
+static inline kaa_session_params kaa_session_default_params(void) KAA_NOEXCEPT {
+    kaa_session_params p;
+    (void)kaa_session_params_init(&p, sizeof p);
+    return p;
+}
 
 /* params may be NULL (defaults). */
 KAA_API kaa_status kaa_session_create(const kaa_model* model, const kaa_session_params* params,
@@ -491,7 +522,13 @@ typedef struct kaa_generate_params {
     void* user_data;                   /* passed to on_text */
 } kaa_generate_params;
 
-KAA_API kaa_generate_params kaa_generate_default_params(void) KAA_NOEXCEPT;
+/* As kaa_model_params_init, for this struct. */
+KAA_API kaa_status kaa_generate_params_init(kaa_generate_params* params, size_t size) KAA_NOEXCEPT;
+static inline kaa_generate_params kaa_generate_default_params(void) KAA_NOEXCEPT {
+    kaa_generate_params p;
+    (void)kaa_generate_params_init(&p, sizeof p);
+    return p;
+}
 
 typedef enum kaa_stop_reason {
     KAA_STOP_MAX_TOKENS = 0,

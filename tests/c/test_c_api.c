@@ -80,6 +80,24 @@ static void* error_in_thread(void* arg) {
     return NULL;
 }
 
+/* The first published layouts of the two params structs that later got fields appended,
+ * as a program built against the older kaa.h declares them. The library must read only
+ * what struct_size covers and use the defaults for the rest: the tests below put values
+ * the library would refuse right after these structs, so a read past struct_size shows. */
+typedef struct {
+    uint32_t struct_size;
+    int32_t n_threads;
+    bool use_mmap;
+    kaa_progress_callback progress;
+    void* progress_user_data;
+    int32_t precision;
+} old_model_params;
+typedef struct {
+    uint32_t struct_size;
+    int32_t n_threads;
+    int32_t n_batch;
+} old_session_params;
+
 static void test_without_model(void) {
     CHECK(kaa_version_number() == KAA_VERSION_NUMBER);
     CHECK(strcmp(kaa_version_string(), KAA_EXPECTED_VERSION) == 0);
@@ -120,6 +138,42 @@ static void test_without_model(void) {
     mp.struct_size = 4;
     CHECK_ERR(kaa_model_load("x.gguf", &mp, &m), KAA_ERR_INVALID_ARGUMENT, "kaa_model_load");
     CHECK(strstr(kaa_last_error_message(), "struct_size") != NULL);
+
+    /* kaa_*_params_init (what the inline kaa_*_default_params() call): an older, smaller
+     * struct gets only the fields that fit, and the bytes after it are left alone; a
+     * newer, bigger one gets zeros past the fields this library knows. */
+    {
+        struct {
+            old_session_params p;
+            unsigned char after[32];
+        } older;
+        memset(&older, 0xAB, sizeof older);
+        CHECK_OK(kaa_session_params_init((kaa_session_params*)&older.p, sizeof older.p));
+        CHECK(older.p.struct_size == sizeof(old_session_params) && older.p.n_threads == 0 && older.p.n_batch == 64);
+        CHECK(older.after[0] == 0xAB && older.after[31] == 0xAB);
+        struct {
+            kaa_session_params p;
+            unsigned char future[24];
+        } newer;
+        memset(&newer, 0xAB, sizeof newer);
+        CHECK_OK(kaa_session_params_init(&newer.p, sizeof newer));
+        CHECK(newer.p.struct_size == sizeof newer && newer.p.n_batch == 64);
+        CHECK(newer.future[0] == 0 && newer.future[23] == 0);
+        kaa_session_params sp = kaa_session_default_params();
+        CHECK(sp.struct_size == sizeof sp && sp.max_tokens_per_call == newer.p.max_tokens_per_call);
+        CHECK_ERR(kaa_session_params_init(NULL, sizeof sp), KAA_ERR_INVALID_ARGUMENT, "kaa_session_params_init");
+        CHECK_ERR(kaa_session_params_init(&sp, 4), KAA_ERR_INVALID_ARGUMENT, "kaa_session_params_init");
+        CHECK_ERR(kaa_model_params_init(&mp, 0), KAA_ERR_INVALID_ARGUMENT, "kaa_model_params_init");
+        kaa_generate_params gp;
+        CHECK_OK(kaa_generate_params_init(&gp, sizeof gp));
+        CHECK(gp.max_tokens == 256 && gp.add_bos == -1 && gp.sampler == NULL);
+        kaa_sampler_params smp;
+        CHECK_OK(kaa_sampler_params_init(&smp, sizeof smp));
+        CHECK(smp.struct_size == sizeof smp && smp.top_k == 40);
+        kaa_chat_render_params rp;
+        CHECK_OK(kaa_chat_render_params_init(&rp, sizeof rp));
+        CHECK(rp.add_generation_prompt && rp.bos_token == NULL);
+    }
 
     /* Chat templates need no model. */
     kaa_chat_template* t = NULL;
@@ -713,23 +767,6 @@ static void test_model_flow(const char* path, const char* other_model_path) {
 
 /* ---- limits, and params structs from an older kaa.h ----------------------------------- */
 
-/* The first published layouts of the two params structs that later got fields appended,
- * as a program built against the older kaa.h declares them. The library must read only
- * what struct_size covers and use the defaults for the rest: the tests below put values
- * the library would refuse right after these structs, so a read past struct_size shows. */
-typedef struct {
-    uint32_t struct_size;
-    int32_t n_threads;
-    bool use_mmap;
-    kaa_progress_callback progress;
-    void* progress_user_data;
-    int32_t precision;
-} old_model_params;
-typedef struct {
-    uint32_t struct_size;
-    int32_t n_threads;
-    int32_t n_batch;
-} old_session_params;
 
 static void test_limits(const char* path) {
     /* max_metadata_bytes: the tiny Falcon-Mamba's header (its 65k-token vocabulary) is
