@@ -230,3 +230,33 @@ TEST_CASE("conversation: a chat saved and restored continues like one that never
 
     CHECK_THROWS_AS(c2.restore("garbage"), kaa::Error);
 }
+
+TEST_CASE("conversation: a reply that throws midway is undone, and the next one is what a fresh run gives",
+          "[generate][chat]") {
+    KAA_REQUIRE_SHARED();
+    const kaa::Model model = kaa::Model::load(kaa::test::shared_path("models/tiny-falcon-mamba-q8_0.gguf"));
+    auto o = greedy(12);
+    o.ignore_eos = false;
+
+    kaa::Session s1(model);
+    kaa::Conversation c1(s1);
+    c1.reply("Hello!", o);
+    const size_t before = c1.messages().size();
+    // The callback throws after the state has taken part of the reply.
+    int pieces = 0;
+    CHECK_THROWS_AS(c1.reply("How are you?", greedy(12),
+                             [&](std::string_view) -> bool {
+                                 if (++pieces == 3) throw std::runtime_error("host gave up");
+                                 return true;
+                             }),
+                    std::runtime_error);
+    CHECK(c1.messages().size() == before);  // the failed turn left nothing behind
+    const auto after = c1.reply("Fine?", o);
+
+    kaa::Session s2(model);
+    kaa::Conversation c2(s2);
+    c2.reply("Hello!", o);
+    const auto clean = c2.reply("Fine?", o);
+    CHECK(after.tokens == clean.tokens);
+    CHECK(c1.messages().size() == c2.messages().size());
+}

@@ -33,8 +33,10 @@ public:
     void add(ChatMessage message);
     // Appends the user's message and generates the assistant's reply, which is appended
     // too. Stop strings that end a turn in the template (e.g. "<|im_end|>") are added to
-    // opts.stop automatically. Throws what Session::generate throws, and
-    // Error(template_error) when rendering fails (the user's message is then not kept).
+    // opts.stop automatically. Throws what Session::generate throws (or the callback),
+    // and Error(template_error) when rendering fails; after any exception the user's
+    // message is not kept, and the next reply re-feeds the whole conversation (the
+    // Session may hold part of a reply).
     GenerationResult reply(const std::string& user_text, GenerationOptions opts = {},
                            const StreamCallback& on_text = nullptr);
 
@@ -52,6 +54,7 @@ private:
     ChatTemplate template_;
     std::vector<ChatMessage> messages_;
     std::string fed_;  // exactly the text the Session's state has consumed
+    bool in_sync_ = true;  // false after a failed reply: fed_ no longer describes the state
     std::vector<std::string> turn_stops_;
 };
 

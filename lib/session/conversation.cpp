@@ -66,7 +66,7 @@ GenerationResult Conversation::reply(const std::string& user_text, GenerationOpt
     }
 
     std::string_view todo = full;
-    if (session_.position() > 0 && full.compare(0, fed_.size(), fed_) == 0) {
+    if (in_sync_ && session_.position() > 0 && full.compare(0, fed_.size(), fed_) == 0) {
         todo.remove_prefix(fed_.size());
     } else {
         session_.reset();
@@ -75,7 +75,15 @@ GenerationResult Conversation::reply(const std::string& user_text, GenerationOpt
     for (const auto& s : turn_stops_)
         if (std::find(opts.stop.begin(), opts.stop.end(), s) == opts.stop.end()) opts.stop.push_back(s);
 
-    GenerationResult res = session_.generate(todo, opts, on_text);
+    GenerationResult res;
+    in_sync_ = false;  // until generate returns: it may fail after feeding part of the text
+    try {
+        res = session_.generate(todo, opts, on_text);
+    } catch (...) {
+        messages_.pop_back();
+        throw;
+    }
+    in_sync_ = true;
     // The state now holds the prompt and every generated token except a final
     // end-of-generation token, which generate() does not feed back.
     std::vector<Token> fed_tokens = res.tokens;
@@ -117,6 +125,7 @@ void Conversation::restore(std::string_view in) {
     if (!in.empty()) throw Error(ErrorCode::invalid_state, "conversation data has trailing bytes");
     messages_ = std::move(msgs);
     fed_ = std::move(fed);
+    in_sync_ = true;
 }
 
 }  // namespace kaa
