@@ -30,6 +30,19 @@ enum class Precision {
     exact,
 };
 
+// Where the weights live and the forward pass runs.
+enum class Device {
+    cpu,
+    // An NVIDIA GPU of compute capability 8.0 or newer (A100, H100, ...): the weights are
+    // uploaded once at load; each Session's state lives on the GPU and is copied to the
+    // host only by Session::state() / fork() (and back by set_state). Sessions, States,
+    // sampling and generation work unchanged. Needs a build with -DKAA_CUDA=ON; otherwise
+    // Model::load throws Error(unsupported) "built without CUDA". Precision::fast runs
+    // Q8_0 and F16 matmuls of many rows (prefill, batches) on the tensor cores with
+    // activations rounded to f16; decode keeps f32 activations in both precisions.
+    cuda,
+};
+
 struct ModelParams {
     // Default thread count for Sessions on this model; 0 = all hardware threads.
     int32_t n_threads = 0;
@@ -46,7 +59,20 @@ struct ModelParams {
     // vocabulary and its merges; the default leaves room for vocabularies 100x larger
     // while bounding what a hostile file can make kaa parse and allocate. Must be > 0.
     uint64_t max_metadata_bytes = 256ull << 20;
+    // Device::cuda: Model::load throws Error(unsupported) when there is no usable GPU
+    // (none, no driver, compute capability below 8.0), Error(invalid_argument) for a
+    // gpu_index out of range, Error(out_of_memory) saying how much GPU memory the
+    // weights need and how much is free.
+    Device device = Device::cpu;
+    int32_t gpu_index = 0;  // which CUDA device
+    // Device::cuda: after the upload, hand the host pages holding the weights back to the
+    // OS (the file mapping's pages leave the process's resident memory).
+    bool release_host_weights = false;
 };
+
+// CUDA devices usable with Device::cuda: 0 in a build without CUDA, or without a driver
+// or device.
+KAA_API int cuda_device_count() noexcept;
 
 // Hyperparameters, read from the `mamba.*` metadata keys.
 struct HParams {
@@ -107,7 +133,7 @@ public:
     uint64_t fingerprint() const noexcept;
     // Bytes of weights read per decoded token (every matrix once, LM head included).
     uint64_t weight_bytes() const noexcept;
-    // The CPU kernel backend in use ("scalar", ...).
+    // The kernel backend in use: the CPU's ("scalar", "avx2", ...), or "cuda".
     const char* backend() const noexcept;
 
     // Internal: the shared implementation (used by Session).

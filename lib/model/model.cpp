@@ -2,6 +2,7 @@
 #include <map>
 #include <sstream>
 
+#include "cuda/gpu.hpp"
 #include "model/model_impl.hpp"
 
 namespace kaa {
@@ -11,12 +12,21 @@ Model Model::load(const std::string& path, const ModelParams& params) {
         throw Error(ErrorCode::invalid_argument, "ModelParams::n_threads must be >= 0");
     if (params.max_metadata_bytes == 0)
         throw Error(ErrorCode::invalid_argument, "ModelParams::max_metadata_bytes must be > 0");
+    if (params.device != Device::cpu && params.device != Device::cuda)
+        throw Error(ErrorCode::invalid_argument, "ModelParams::device is not a Device");
+    // The GPU is checked before the file is read: no device fails fast.
+    std::shared_ptr<detail::gpu::Runtime> gpu;
+    if (params.device == Device::cuda) gpu = detail::gpu::cuda_runtime(params.gpu_index);
     gguf::OpenOptions opts;
     opts.use_mmap = params.use_mmap;
     opts.max_metadata_bytes = params.max_metadata_bytes;
     gguf::File file = gguf::File::open(path, opts);
-    return Model(detail::build_model(std::move(file), path, params));
+    auto impl = detail::build_model(std::move(file), path, params);
+    if (gpu) detail::gpu::attach(*impl, std::move(gpu));
+    return Model(std::move(impl));
 }
+
+int cuda_device_count() noexcept { return detail::gpu::cuda_device_count(); }
 
 const HParams& Model::hparams() const noexcept { return impl_->hp; }
 int32_t Model::n_vocab() const noexcept { return int32_t(impl_->hp.n_vocab); }
@@ -29,7 +39,7 @@ uint64_t Model::state_size() const noexcept {
 }
 uint64_t Model::fingerprint() const noexcept { return impl_->fingerprint; }
 uint64_t Model::weight_bytes() const noexcept { return impl_->weight_bytes; }
-const char* Model::backend() const noexcept { return impl_->kernels->name; }
+const char* Model::backend() const noexcept { return impl_->gpu ? "cuda" : impl_->kernels->name; }
 
 std::string Model::file_type() const {
     // The type holding the most bytes among 2-D weights.

@@ -15,6 +15,8 @@
 
 namespace kaa::detail {
 
+namespace gpu { struct DeviceModel; }  // lib/cuda/device.hpp
+
 // A weight matrix W (rows x cols), rows contiguous, in its file type; y = W @ x.
 struct WeightMatrix {
     kernels::WeightType type = kernels::WeightType::f32;
@@ -57,6 +59,9 @@ struct ModelImpl {
     // f32 copies of small vectors stored in another type (norms, biases, A, D may be
     // F16/BF16 in hand-made files); the views above point into these.
     std::deque<std::vector<float>> owned;
+
+    // Device::cuda: the weights on the GPU (lib/cuda); Sessions then run there.
+    std::shared_ptr<gpu::DeviceModel> gpu;
 
     StateDims state_dims() const { return {hp.n_layer, hp.d_inner, hp.d_conv, hp.d_state}; }
 

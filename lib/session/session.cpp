@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cuda/gpu.hpp"
 #include "model/model_impl.hpp"
 #include "session/forward.hpp"
 
@@ -19,11 +20,30 @@ struct SessionImpl {
     int64_t position = 0;
     std::vector<float> logits;
     Scratch scratch;
+    // On a device model the state and buffers live on the GPU; `state` is then only a
+    // host copy, refreshed by pull_state() for state() and fork().
+    gpu::SessionDevicePtr dev;
 
     SessionImpl(const Model& mod, const SessionParams& p, int n_threads)
         : model(mod), m(*mod.impl()), params(p), pool(n_threads) {
         state.assign(size_t(m.state_dims().floats()), 0.0f);
-        scratch.allocate(m.hp, p.n_batch);
+        if (m.gpu) {
+            dev = gpu::make_session(m, p.n_batch);
+            scratch.capacity = p.n_batch;  // chunking as on the CPU; no host buffers
+        } else {
+            scratch.allocate(m.hp, p.n_batch);
+        }
+    }
+    float* forward_state() { return dev ? gpu::device_state(*dev) : state.data(); }
+    void run(const Segment* segs, size_t n) {
+        if (dev) gpu::forward(m, *dev, segs, n);
+        else forward(m, pool, scratch, segs, n);
+    }
+    void pull_state() {
+        if (dev) gpu::download_state(*dev, state.data());
+    }
+    void push_state() {
+        if (dev) gpu::upload_state(*dev, state.data());
     }
 };
 
@@ -87,8 +107,8 @@ const std::vector<float>& Session::eval(const Token* tokens, size_t n, const Eva
         float* out = nullptr;
         if (opts.all_logits) out = s.logits.data() + done * size_t(V);
         else if (last_chunk) out = s.logits.data();
-        const detail::Segment seg{s.state.data(), tokens + done, T, out, opts.all_logits};
-        detail::forward(s.m, s.pool, s.scratch, &seg, 1);
+        const detail::Segment seg{s.forward_state(), tokens + done, T, out, opts.all_logits};
+        s.run(&seg, 1);
         done += size_t(T);
     }
     s.position += int64_t(n);
@@ -131,12 +151,12 @@ void eval_batch(const std::vector<BatchItem>& items) {
             const int64_t T = std::min<int64_t>(cap - used, int64_t(rest));
             const bool last = done[i] + size_t(T) == items[i].n_tokens;
             if (last) s.logits.resize(size_t(V));
-            segs.push_back({s.state.data(), items[i].tokens + done[i], T, last ? s.logits.data() : nullptr, false});
+            segs.push_back({s.forward_state(), items[i].tokens + done[i], T, last ? s.logits.data() : nullptr, false});
             done[i] += size_t(T);
             used += T;
             left = left || !last;
         }
-        detail::forward(lead.m, lead.pool, lead.scratch, segs.data(), segs.size());
+        lead.run(segs.data(), segs.size());
     }
     for (const BatchItem& it : items) it.session->impl_->position += int64_t(it.n_tokens);
 }
@@ -149,11 +169,13 @@ const SessionParams& Session::params() const noexcept { return impl_->params; }
 
 void Session::reset() {
     std::fill(impl_->state.begin(), impl_->state.end(), 0.0f);
+    if (impl_->dev) detail::gpu::zero_state(*impl_->dev);
     impl_->position = 0;
     impl_->logits.clear();
 }
 
 State Session::state() const {
+    impl_->pull_state();
     return State(impl_->m.state_dims(), impl_->m.fingerprint, impl_->position, impl_->state);
 }
 
@@ -169,13 +191,16 @@ void Session::set_state(const State& st) {
     if (st.position() < 0 || st.position() > (int64_t(1) << 62))
         throw Error(ErrorCode::invalid_state, "set_state: the State's position is out of range");
     std::copy(st.data().begin(), st.data().end(), s.state.begin());
+    s.push_state();
     s.position = st.position();
     s.logits.clear();
 }
 
 Session Session::fork() const {
     Session copy(impl_->model, impl_->params);
+    impl_->pull_state();
     copy.impl_->state = impl_->state;
+    copy.impl_->push_state();
     copy.impl_->position = impl_->position;
     copy.impl_->logits = impl_->logits;
     return copy;

@@ -1,0 +1,18 @@
+// cuda_kernels.hpp — host entry points of the CUDA kernels (kernels/cuda/*.cu), used by
+// lib/cuda's CUDA runtime. `stream` is a cudaStream_t. A launch that fails (bad
+// configuration, no kernel image for the device) throws Error(internal); errors while
+// running surface at the next synchronization.
+#pragma once
+
+#include "kernels/cuda/params.hpp"
+
+namespace kaa::kernels::cuda {
+
+void matmul(const MatmulArgs& a, void* stream);
+void conv(const ConvArgs& a, void* stream);
+void scan(const ScanArgs& a, void* stream);
+void rms(const RmsArgs& a, void* stream);
+void embed(const EmbedArgs& a, void* stream);
+void repack(const RepackArgs& a, void* stream);
+
+}  // namespace kaa::kernels::cuda

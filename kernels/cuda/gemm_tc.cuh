@@ -1,0 +1,210 @@
+// gemm_tc.cuh — matmul on the tensor cores for many activation rows (prefill, batches)
+// under Precision::fast, for Q8_0 and F16 weights.
+//
+// Numerics: each activation row is (RMS-normed if asked, then) multiplied by an exact
+// power of two 2^-e that puts its largest magnitude in [2^14, 2^15), and rounded to f16
+// (relative error <= 2^-11; no overflow, whatever the row's range); the weights are
+// dequantized to f16 in shared memory (Q8_0 q * d rounded once; F16 exact); products
+// accumulate in f32 (WMMA m16n16k16), and the output row is multiplied back by 2^e.
+//
+// Tiles: BM activation rows x 128 weight rows per block of 8 warps, K in steps of 32.
+// The next K step's global loads are issued before the current step's MMAs and stored
+// to shared memory after them (register double buffering). Blocks of consecutive
+// blockIdx.x share one weight tile (x tiles stay in L2), so weights come from HBM once.
+#pragma once
+
+#include "kernels/cuda/compat.cuh"
+#include "kernels/cuda/norm.cuh"
+
+namespace kaa::kernels::cuda {
+
+constexpr int kTcBN = 128;
+constexpr int kTcBK = 32;
+constexpr int kTcPad = 8;  // halfs of padding per shared row (keeps 16-byte alignment)
+constexpr int kTcThreads = 256;
+
+// ---- activations: f32 rows -> scaled f16 rows of ld elements (zero padded) -------------------
+// One block per row. xh: M x ld halfs; xscale[m] = 2^e.
+template <int = 0>  // a template: defined in every .cu that launches it, once in the program
+__global__ void __launch_bounds__(kRowThreads) tc_prep_kernel(MatmulArgs a) {
+    __shared__ float red[kRowThreads / 32];
+    const int64_t m = blockIdx.x, K = a.w.cols, ld = a.w.ld;
+    const float* x = a.x + m * a.ldx;
+    half* xh = static_cast<half*>(a.xh) + m * ld;
+    float scale = 1.0f;
+    if (a.norm) {
+        float ss = 0.0f;
+        for (int64_t k = threadIdx.x; k < K; k += kRowThreads) ss += x[k] * x[k];
+        scale = inv_rms(block_sum(ss, red), K, a.eps);
+    }
+    auto value = [&](int64_t k) { return a.norm ? x[k] * scale * (a.norm_w ? a.norm_w[k] : 1.0f) : x[k]; };
+    float mx = 0.0f;
+    for (int64_t k = threadIdx.x; k < K; k += kRowThreads) mx = fmaxf(mx, fabsf(value(k)));
+    mx = warp_max(mx);
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
+    __syncthreads();
+    mx = 0.0f;
+    for (int w = 0; w < kRowThreads / 32; ++w) mx = fmaxf(mx, red[w]);
+    // e with mx * 2^-e in [2^14, 2^15); rows of zeros (or non-finite values) keep e = 0.
+    int e = 0;
+    if (mx > 0.0f && mx <= 3.0e38f) {
+        const int exponent = int((__float_as_uint(mx) >> 23) & 0xff) - 127;  // floor(log2 mx) for normals
+        e = exponent - 14;
+        e = e < -100 ? -100 : (e > 100 ? 100 : e);
+    }
+    const float inv = pow2(-e);
+    for (int64_t k = threadIdx.x; k < ld; k += kRowThreads) xh[k] = __float2half_rn(k < K ? value(k) * inv : 0.0f);
+    if (threadIdx.x == 0) a.xscale[m] = pow2(e);
+}
+
+// ---- the GEMM ------------------------------------------------------------------------------------
+template <int BM>
+struct TcShape {
+    static constexpr int kWarpsM = BM / 32;             // warp rows of 32 activation rows
+    static constexpr int kWarpsN = 8 / kWarpsM;
+    static constexpr int kWN = kTcBN / kWarpsN;          // weight rows per warp
+    static constexpr int kFM = 2, kFN = kWN / 16;        // 16x16 fragments per warp
+    static constexpr int kAChunks = BM * kTcBK / 8 / kTcThreads;  // 16-byte chunks per thread
+    static_assert(BM == 64 || BM == 128, "BM");
+};
+
+template <int BM>
+inline dim3 tc_grid(int64_t M, int64_t N) {
+    return dim3(unsigned((M + BM - 1) / BM), unsigned((N + kTcBN - 1) / kTcBN));
+}
+
+template <WeightType WT, int BM>
+struct TcTileLoader {
+    static_assert(WT == WeightType::q8_0 || WT == WeightType::f16, "tensor-core weights");
+    using S = TcShape<BM>;
+    uint4 a[S::kAChunks];
+    uint4 b[2];       // f16: 16 weights; q8_0: b[0] = 16 quants
+    uint16_t bscale;  // q8_0
+
+    // Global -> registers for the K step at k0.
+    KAA_DEV void load(const MatmulArgs& a_, int64_t m0, int64_t n0, int64_t k0) {
+        const int tid = int(threadIdx.x);
+        const half* xh = static_cast<const half*>(a_.xh);
+        KAA_UNROLL
+        for (int i = 0; i < S::kAChunks; ++i) {
+            const int c = tid + i * kTcThreads, r = c / 4, part = c % 4;
+            const int64_t m = m0 + r;
+            a[i] = m < a_.M ? load16(xh + m * a_.w.ld + k0 + part * 8) : uint4{0, 0, 0, 0};
+        }
+        // B: thread -> weight row tid / 2, 16 consecutive k at (tid % 2) * 16.
+        const int64_t n = n0 + tid / 2;
+        const int64_t k = k0 + (tid % 2) * 16;
+        if (n < a_.w.rows) {
+            if (WT == WeightType::q8_0) {
+                b[0] = load16(static_cast<const int8_t*>(a_.w.data) + n * a_.w.ld + k);
+                bscale = a_.w.scales[n * (a_.w.ld / 32) + k / 32];
+            } else {
+                const uint16_t* p = static_cast<const uint16_t*>(a_.w.data) + n * a_.w.ld + k;
+                b[0] = load16(p);
+                b[1] = load16(p + 8);
+            }
+        } else {
+            b[0] = b[1] = uint4{0, 0, 0, 0};
+            bscale = 0;
+        }
+    }
+
+    // Registers -> shared tiles (row stride kTcBK + kTcPad halfs).
+    KAA_DEV void store(half* as, half* bs) const {
+        const int tid = int(threadIdx.x);
+        KAA_UNROLL
+        for (int i = 0; i < S::kAChunks; ++i) {
+            const int c = tid + i * kTcThreads, r = c / 4, part = c % 4;
+            store16(as + r * (kTcBK + kTcPad) + part * 8, a[i]);
+        }
+        half* dst = bs + (tid / 2) * (kTcBK + kTcPad) + (tid % 2) * 16;
+        if (WT == WeightType::q8_0) {
+            const float d = f16_bits_to_float(bscale);
+            const uint32_t words[4] = {b[0].x, b[0].y, b[0].z, b[0].w};
+            KAA_UNROLL
+            for (int j = 0; j < 16; ++j) dst[j] = __float2half_rn(float(sbyte(words[j / 4], j % 4)) * d);
+        } else {
+            store16(dst, b[0]);
+            store16(dst + 8, b[1]);
+        }
+    }
+};
+
+template <WeightType WT, int BM>
+__global__ void __launch_bounds__(kTcThreads) gemm_tc_kernel(MatmulArgs a) {
+    using namespace nvcuda;
+    using S = TcShape<BM>;
+    constexpr int kLd = kTcBK + kTcPad;
+    struct alignas(32) Tiles {  // WMMA pointers must be 32-byte aligned
+        half a[BM * kLd];
+        half b[kTcBN * kLd];
+        float c[8][16 * 16];  // per-warp staging of one accumulator tile
+    };
+    __shared__ Tiles sm;
+
+    const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+    const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
+    const int64_t m0 = int64_t(blockIdx.x) * BM, n0 = int64_t(blockIdx.y) * kTcBN;
+    const int64_t ksteps = a.w.ld / kTcBK;
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[S::kFM][S::kFN];
+    KAA_UNROLL
+    for (int i = 0; i < S::kFM; ++i)
+        KAA_UNROLL
+        for (int j = 0; j < S::kFN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+    TcTileLoader<WT, BM> ld;
+    ld.load(a, m0, n0, 0);
+    ld.store(sm.a, sm.b);
+    __syncthreads();
+    for (int64_t s = 0; s < ksteps; ++s) {
+        if (s + 1 < ksteps) ld.load(a, m0, n0, (s + 1) * kTcBK);
+        KAA_UNROLL
+        for (int kk = 0; kk < kTcBK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::row_major> fa[S::kFM];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, half, wmma::col_major> fb[S::kFN];
+            KAA_UNROLL
+            for (int i = 0; i < S::kFM; ++i) wmma::load_matrix_sync(fa[i], sm.a + (wm * 32 + i * 16) * kLd + kk, kLd);
+            KAA_UNROLL
+            for (int j = 0; j < S::kFN; ++j)
+                wmma::load_matrix_sync(fb[j], sm.b + (wn * S::kWN + j * 16) * kLd + kk, kLd);
+            KAA_UNROLL
+            for (int i = 0; i < S::kFM; ++i)
+                KAA_UNROLL
+                for (int j = 0; j < S::kFN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        }
+        __syncthreads();
+        if (s + 1 < ksteps) {
+            ld.store(sm.a, sm.b);
+            __syncthreads();
+        }
+    }
+
+    // Epilogue: each accumulator tile through this warp's staging area; lane l writes 8
+    // consecutive outputs of row l / 2, scaled back by the row's 2^e.
+    float* cs = sm.c[warp];
+    KAA_UNROLL
+    for (int i = 0; i < S::kFM; ++i)
+        KAA_UNROLL
+        for (int j = 0; j < S::kFN; ++j) {
+            wmma::store_matrix_sync(cs, acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            const int r = lane / 2, c0 = (lane % 2) * 8;
+            const int64_t m = m0 + wm * 32 + i * 16 + r;
+            if (m < a.M) {
+                const float scale = a.xscale[m];
+                KAA_UNROLL
+                for (int q = 0; q < 8; ++q) {
+                    const int64_t n = n0 + wn * S::kWN + j * 16 + c0 + q;
+                    if (n < a.w.rows) {
+                        const float v = cs[r * 16 + c0 + q] * scale;
+                        float* y = a.y + m * a.ldy + n;
+                        *y = a.accumulate ? *y + v : v;
+                    }
+                }
+            }
+            __syncwarp();
+        }
+}
+
+}  // namespace kaa::kernels::cuda
