@@ -75,7 +75,8 @@ for h in "$prefix"/include/kaa/*.hpp "$prefix"/include/kaa/kaa.h; do
              grep -E '/|\.h[>"]' | grep -v -E '<std(bool|def|int)\.h>' || true)"
   [ -z "$foreign" ] || fail "$name includes non-public headers: $foreign"
 done
-"$cc" -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c "$prefix/include/kaa/kaa.h" ||
+printf '#include <kaa/kaa.h>\n' |
+  "$cc" -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -I "$prefix/include" -x c - ||
   fail "kaa.h is not strict C99"
 
 # ---- 1. CMake: find_package(kaa) ------------------------------------------------------
