@@ -19,7 +19,7 @@
 #include "kaa/kaa.hpp"
 
 static const char* kUsage =
-    "usage: kaa-bench -m MODEL [-t THREADS] [-p N_PROMPT] [-n N_GEN] [-b BATCH] [-r REPS] [--json]\n"
+    "usage: kaa-bench -m MODEL [-t THREADS] [-p N_PROMPT] [-n N_GEN] [-b BATCH] [-r REPS] [--device D] [--json]\n"
     "  -t THREADS   threads (default: all cores)\n"
     "  -p N         prompt tokens for the pp test (default 256; 0 = skip)\n"
     "  -n N         generated tokens for the tg test (default 32; 0 = skip)\n"
@@ -27,6 +27,8 @@ static const char* kUsage =
     "  -r REPS      repetitions (default 3)\n"
     "  --no-bw      skip the memory bandwidth measurement\n"
     "  --exact      Precision::exact (f32 activations; default fast: int8 for Q8_0)\n"
+    "  --device D   cpu (default) or cuda (then no host bandwidth measurement)\n"
+    "  --gpu N      CUDA device index (default 0)\n"
     "  --json       one JSON object per test on stdout\n";
 
 namespace {
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
     return kaa::cli::run(kUsage, [&] {
         kaa::cli::Args args(argc, argv);
         std::string path;
-        int threads = 0, n_prompt = 256, n_gen = 32, batch = 1, reps = 3;
+        int threads = 0, n_prompt = 256, n_gen = 32, batch = 1, reps = 3, gpu = 0;
+        kaa::Device device = kaa::Device::cpu;
         bool json = false, bw = true, fast = true;
         while (!args.done()) {
             const std::string a = args.next();
@@ -69,6 +72,13 @@ int main(int argc, char** argv) {
             else if (a == "--json") json = true;
             else if (a == "--no-bw") bw = false;
             else if (a == "--exact") fast = false;
+            else if (a == "--gpu") gpu = int(args.integer(a, 0, 1024));
+            else if (a == "--device") {
+                const std::string d = args.value(a);
+                if (d == "cpu") device = kaa::Device::cpu;
+                else if (d == "cuda") device = kaa::Device::cuda;
+                else throw kaa::cli::UsageError("--device must be cpu or cuda, got '" + d + "'");
+            }
             else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
             else throw kaa::cli::UsageError("unknown option '" + a + "'");
         }
@@ -77,6 +87,9 @@ int main(int argc, char** argv) {
         kaa::ModelParams mp;
         mp.n_threads = threads;
         mp.precision = fast ? kaa::Precision::fast : kaa::Precision::exact;
+        mp.device = device;
+        mp.gpu_index = gpu;
+        if (device == kaa::Device::cuda) bw = false;  // the host's bandwidth says nothing about the GPU's
         const kaa::Model model = kaa::Model::load(path, mp);
         kaa::SessionParams sp;
         sp.n_batch = std::max(64, n_prompt);  // one chunk: pp measures one big GEMM per weight

@@ -46,7 +46,8 @@ struct HostMatrix {
     std::vector<float> deq;  // N x K
 };
 
-HostMatrix random_matrix(std::mt19937& rng, WeightType t, int64_t N, int64_t K) {
+// dequantize = false: only the file bytes (benchmarks; the 7B LM head would be 1 GiB of f32).
+HostMatrix random_matrix(std::mt19937& rng, WeightType t, int64_t N, int64_t K, bool dequantize = true) {
     HostMatrix m{t, N, K, 0, {}, {}};
     m.row_bytes = t == WeightType::q8_0 ? size_t(K / 32 * 34) : size_t(K) * (t == WeightType::f32 ? 4 : 2);
     m.raw.resize(size_t(N) * m.row_bytes);
@@ -68,6 +69,7 @@ HostMatrix random_matrix(std::mt19937& rng, WeightType t, int64_t N, int64_t K) 
             }
         }
     }
+    if (!dequantize) return m;
     m.deq.resize(size_t(N * K));
     for (int64_t n = 0; n < N; ++n)
         kk::scalar_kernels().dequantize_row(t, m.raw.data() + size_t(n) * m.row_bytes, m.deq.data() + n * K, K);
@@ -526,4 +528,113 @@ TEST_CASE("cuda: kernels match the scalar reference", "[cuda]") {
     auto rt = cuda_runtime_or_null(&why);
     if (!rt) KAA_SKIP(why);
     all_kernel_checks(*rt, /*large=*/true);
+}
+
+// ---- timings for scripts/gpu-check.sh (hidden: run with "[cudabench]") ------------------------
+namespace {
+
+// One "cudabench:" line per measurement, parsed by scripts/gpu-check.sh.
+void report(const char* what, double ms, double bytes, double flops) {
+    std::printf("cudabench: %-44s %9.1f us  %8.1f GB/s  %8.1f TFLOP/s\n", what, ms * 1e3, bytes / (ms * 1e-3) / 1e9,
+                flops / (ms * 1e-3) / 1e12);
+    std::fflush(stdout);
+}
+
+void bench_matmul(gpu::Runtime& rt, void* s, std::mt19937& rng, const char* name, const DeviceMatrix& dm, int64_t M,
+                  bool fast) {
+    const WeightType t = dm.m.type;
+    const int64_t N = dm.m.rows, K = dm.m.cols, ld = dm.m.ld;
+    DevVec<float> dx(rt, random_floats(rng, size_t(M * K), -1, 1)), dy(rt, size_t(M * N)), tmp(rt, size_t(M * ld)),
+        xscale(rt, size_t(M));
+    DevVec<uint16_t> xh(rt, size_t(M * ld));
+    kc::MatmulArgs a;
+    a.w = dm.m;
+    a.x = dx.get();
+    a.ldx = K;
+    a.y = dy.get();
+    a.ldy = N;
+    a.M = M;
+    a.fast = fast;
+    a.tmp = tmp.get();
+    a.xh = xh.get();
+    a.xscale = xscale.get();
+    a.sm_count = rt.info().sm_count;
+    const double ms = rt.time_ms(s, [&] { rt.matmul(a, s); }, 20);
+    const double bytes = double(kc::dev_matrix_bytes(t, N, K)) + double(M) * double(K + N) * 4;
+    char label[96];
+    std::snprintf(label, sizeof label, "%s M=%lld%s", name, (long long)M, fast && M > kc::kGemvMaxM ? " (tensor cores)" : "");
+    report(label, ms, bytes, 2.0 * double(M) * double(N) * double(K));
+}
+
+void bench_scan(gpu::Runtime& rt, void* s, std::mt19937& rng, int64_t T, int64_t n_segs) {
+    const int64_t di = 8192, ds = 16, R = 256, nx = R + 2 * ds, rows = T * n_segs;
+    DevVec<float> u(rt, random_floats(rng, size_t(rows * di), -1, 1)), dt(rt, random_floats(rng, size_t(rows * di), -4, 0)),
+        xdbl(rt, random_floats(rng, size_t(rows * nx), -1, 1)), xz(rt, random_floats(rng, size_t(rows * 2 * di), -1, 1)),
+        bias(rt, random_floats(rng, size_t(di), -1, 0)), A(rt, random_floats(rng, size_t(di * ds), -2, -0.1f)),
+        D(rt, random_floats(rng, size_t(di), -1, 1)), y(rt, size_t(rows * di));
+    std::vector<std::unique_ptr<DevVec<float>>> states;
+    std::vector<kc::SegmentDesc> descs;
+    for (int64_t i = 0; i < n_segs; ++i) {
+        states.push_back(std::make_unique<DevVec<float>>(rt, size_t(di * ds)));
+        descs.push_back({i * T, T, states.back()->get()});
+    }
+    std::vector<uint8_t> desc_bytes(descs.size() * sizeof(kc::SegmentDesc));
+    std::memcpy(desc_bytes.data(), descs.data(), desc_bytes.size());
+    DevVec<uint8_t> segs(rt, desc_bytes);
+    kc::ScanArgs a{};
+    a.p.u = u.get();
+    a.p.u_stride = di;
+    a.p.dt_raw = dt.get();
+    a.p.dt_stride = di;
+    a.p.dt_bias = bias.get();
+    a.p.A = A.get();
+    a.p.B = xdbl.get() + R;
+    a.p.B_stride = nx;
+    a.p.C = xdbl.get() + R + ds;
+    a.p.C_stride = nx;
+    a.p.D = D.get();
+    a.p.z = xz.get() + di;
+    a.p.z_stride = 2 * di;
+    a.p.y = y.get();
+    a.p.y_stride = di;
+    a.p.d_inner = di;
+    a.p.d_state = ds;
+    a.segs = reinterpret_cast<const kc::SegmentDesc*>(segs.get());
+    a.n_segs = int(n_segs);
+    a.max_T = T;
+    a.bc_norm = true;
+    a.eps = 1e-5f;
+    const double ms = rt.time_ms(s, [&] { rt.scan(a, s); }, 20);
+    // u, dt, z in and y out per (t, channel); B, C per t; the state in and out.
+    const double bytes = double(rows) * double(di) * 16 + double(rows) * 2 * ds * 4 + double(n_segs) * di * ds * 8;
+    char label[96];
+    std::snprintf(label, sizeof label, "scan T=%lld x %lld seq d_inner=8192 d_state=16", (long long)T, (long long)n_segs);
+    report(label, ms, bytes, 0);
+}
+
+}  // namespace
+
+TEST_CASE("cuda: kernel timings at the falcon-mamba-7b shape", "[.][cudabench]") {
+    std::string why;
+    auto rt = cuda_runtime_or_null(&why);
+    if (!rt) KAA_SKIP(why);
+    std::mt19937 rng(1);
+    void* s = rt->create_stream();
+    bench_scan(*rt, s, rng, 2048, 1);
+    bench_scan(*rt, s, rng, 1, 64);
+    bench_scan(*rt, s, rng, 1, 1);
+    auto matrix = [&](int64_t N, int64_t K) {
+        return std::make_unique<DeviceMatrix>(*rt, random_matrix(rng, WeightType::q8_0, N, K, /*dequantize=*/false));
+    };
+    const auto in = matrix(16384, 4096), out = matrix(4096, 8192), x = matrix(288, 8192), dt = matrix(8192, 256);
+    for (int64_t M : {1, 4, 64, 2048}) {
+        bench_matmul(*rt, s, rng, "in_proj 16384x4096 q8_0", *in, M, true);
+        bench_matmul(*rt, s, rng, "out_proj 4096x8192 q8_0", *out, M, true);
+        if (M > 64) continue;
+        bench_matmul(*rt, s, rng, "x_proj 288x8192 q8_0", *x, M, true);
+        bench_matmul(*rt, s, rng, "dt_proj 8192x256 q8_0", *dt, M, true);
+    }
+    bench_matmul(*rt, s, rng, "in_proj 16384x4096 q8_0, f32 tiles", *in, 2048, false);
+    bench_matmul(*rt, s, rng, "lm head 65024x4096 q8_0", *matrix(65024, 4096), 1, true);
+    rt->destroy_stream(s);
 }

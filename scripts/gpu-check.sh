@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# gpu-check.sh — the CUDA backend's whole verdict on a machine with an NVIDIA GPU, in one
+# run of under 8 minutes: build (or use prebuilt binaries), the CUDA tests (the shared
+# golden suite on the GPU, CPU-vs-GPU agreement on random shapes, state round trips,
+# threads, the kernels against the scalar reference), kernel timings with CUDA events,
+# kaa-bench on a synthetic falcon-mamba-7b-shape Q8_0 model (64 layers: decode, pp2048,
+# 64 sessions batched), and a plain PyTorch selective scan as a baseline. Every step has
+# a time limit; a failed step is reported and the script goes on to the summary.
+#
+# The GPU machine needs CUDA (nvcc), CMake, ninja or make, a C++ compiler; no network.
+# Eigen, xsimd, Catch2 and nlohmann_json are header-only: they come from a bundle made on
+# a machine that has them (or the system's are used). Typical use:
+#
+#   here (any machine with the packages, and nvcc to prebuild):
+#     cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DKAA_CUDA=ON
+#     ninja -C build-cuda kaa_tests kaa-bench kaa-synth
+#     scripts/gpu-check.sh --prepare .gpu-bundle     # deps, a shared/ subset, the binaries
+#   on the GPU machine (the bundle carried along; it is git-ignored via .git/info/exclude):
+#     scripts/gpu-check.sh --bundle .gpu-bundle [--out DIR]
+#
+# Options on the GPU machine:
+#   --bundle DIR   deps.tar.xz (headers + CMake configs), shared/ (models, goldens), bin/
+#                  (prebuilt kaa_tests, kaa-bench, kaa-synth: used if they run here)
+#   --deps DIR     a prefix holding the header packages (instead of the bundle's)
+#   --shared DIR   test models and goldens (default: the bundle's, else ../shared)
+#   --build        build here even if prebuilt binaries run
+#   --out DIR      where logs go (default: $OUT if set, else /tmp/kaa-gpu-check)
+#   --quick        skip the 64-layer benchmark (tests and kernel timings only)
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+start=$(date +%s)
+
+# ---- --prepare: make the bundle (on a machine with the packages) -------------------------------
+prepare() {
+    local dir=$1 tmp
+    mkdir -p "$dir"/shared/models "$dir"/shared/golden "$dir"/bin
+    dir=$(cd "$dir" && pwd)
+    tmp=$(mktemp -d)
+    # Header-only dependencies with their CMake package files, paths as under /usr.
+    local p
+    # (Debian's Catch2 v2 package declares a Catch2WithMain library its config checks for.)
+    for p in /usr/include/eigen3 /usr/include/xsimd /usr/include/catch2 /usr/include/nlohmann \
+             /usr/share/eigen3/cmake /usr/lib/cmake/Catch2 /usr/lib/libCatch2WithMain.a /usr/share/cmake/nlohmann_json \
+             /usr/lib/"$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)"/cmake/xsimd; do
+        if [ -e "$p" ]; then mkdir -p "$tmp/usr$(dirname "${p#/usr}")"; cp -r "$p" "$tmp/usr${p#/usr}"; \
+        else echo "prepare: $p not found (install the package that provides it)"; fi
+    done
+    tar -C "$tmp" -cJf "$dir/deps.tar.xz" usr && rm -rf "$tmp"
+    chmod -R u+w "$dir"
+    # The Q8_0 models and their goldens (the other types are checked against the CPU on
+    # synthetic models; all of shared/ would exceed what a device run carries).
+    local shared=${KAA_SHARED_DIR:-$here/../shared} name
+    for name in tiny-falcon-mamba-q8_0 tiny-mamba-q8_0; do
+        if [ -f "$shared/golden/$name.json" ]; then
+            cp -f "$shared/models/$name.gguf" "$dir/shared/models/"
+            cp -f "$shared/golden/$name".* "$dir/shared/golden/"
+        fi
+    done
+    for p in kaa_tests kaa-bench kaa-synth; do
+        [ -x "$here/build-cuda/bin/$p" ] && cp -f "$here/build-cuda/bin/$p" "$dir/bin/"
+    done
+    # Carried paths must be ignored by git.
+    local rel=${dir#"$here"/}
+    if [ "$rel" != "$dir" ] && ! grep -qx "/$rel/" "$here/.git/info/exclude" 2>/dev/null; then
+        echo "/$rel/" >> "$here/.git/info/exclude"
+    fi
+    du -sh "$dir"
+    ls "$dir/bin"
+}
+
+bundle="" deps="" shared="" force_build=0 quick=0 out=${OUT:-/tmp/kaa-gpu-check}
+while [ $# -gt 0 ]; do
+    case $1 in
+        --prepare) prepare "$2"; exit $? ;;
+        --bundle) bundle=$(cd "$2" && pwd); shift ;;
+        --deps) deps=$2; shift ;;
+        --shared) shared=$2; shift ;;
+        --build) force_build=1 ;;
+        --out) out=$2; shift ;;
+        --quick) quick=1 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        *) echo "gpu-check: unknown option $1"; exit 2 ;;
+    esac
+    shift
+done
+mkdir -p "$out"
+log=$out/gpu-check.log
+exec > >(tee "$log") 2>&1
+
+# ---- steps -------------------------------------------------------------------------------------
+# Each step gets its own limit, cut to what is left of the whole run's (the summary needs a
+# few seconds at the end): the script ends in time whatever hangs.
+budget=${KAA_GPU_CHECK_BUDGET:-460}
+declare -a summary
+elapsed() { echo $(( $(date +%s) - start )); }
+# run_step NAME LIMIT_SECONDS COMMAND...: output to $out/NAME.log and to the console
+run_step() {
+    local name=$1 limit=$2 t0 rc left
+    shift 2
+    left=$(( budget - $(elapsed) ))
+    if [ $left -lt 15 ]; then
+        summary+=("SKIPPED $name (out of time)")
+        return 1
+    fi
+    [ $limit -gt $left ] && limit=$left
+    t0=$(date +%s)
+    echo "==== [$(elapsed)s] $name (limit ${limit}s): $*"
+    timeout --kill-after=10 "$limit" "$@" > "$out/$name.log" 2>&1
+    rc=$?
+    tail -n 40 "$out/$name.log"
+    local took=$(( $(date +%s) - t0 ))
+    if [ $rc -eq 0 ]; then summary+=("ok      $name (${took}s)")
+    elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then summary+=("TIMEOUT $name (after ${took}s)")
+    else summary+=("FAILED  $name (exit $rc, ${took}s)"); fi
+    return $rc
+}
+
+echo "kaa gpu-check: $(date -u +%FT%TZ) in $here"
+run_step gpu 20 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+
+# Dependencies: the bundle's, extracted to a prefix.
+prefix_args=()
+if [ -z "$deps" ] && [ -n "$bundle" ] && [ -f "$bundle/deps.tar.xz" ]; then
+    deps=/tmp/kaa-deps
+    rm -rf "$deps" && mkdir -p "$deps" && tar -C "$deps" -xJf "$bundle/deps.tar.xz" && deps=$deps/usr
+fi
+[ -n "$deps" ] && prefix_args=(-DCMAKE_PREFIX_PATH="$deps")
+if [ -z "$shared" ]; then
+    if [ -n "$bundle" ] && [ -d "$bundle/shared/models" ]; then shared=$bundle/shared; else shared=$here/../shared; fi
+fi
+export KAA_SHARED_DIR=$shared
+
+# Binaries: prebuilt if they start here, else built.
+bin=""
+if [ $force_build -eq 0 ] && [ -n "$bundle" ] && [ -x "$bundle/bin/kaa_tests" ]; then
+    if "$bundle/bin/kaa_tests" --help > /dev/null 2>&1 && "$bundle/bin/kaa-bench" --help > /dev/null 2>&1; then
+        bin=$bundle/bin
+        summary+=("ok      prebuilt binaries from $bin")
+    else
+        summary+=("note    prebuilt binaries do not start here: building")
+    fi
+fi
+if [ -z "$bin" ]; then
+    gen=(); command -v ninja > /dev/null && gen=(-G Ninja)
+    if run_step configure 90 cmake -S "$here" -B "$here/build-gpu" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DKAA_CUDA=ON \
+            -DKAA_SHARED_DIR="$shared" "${prefix_args[@]}" &&
+       run_step build 300 cmake --build "$here/build-gpu" -j "$(nproc)" --target kaa_tests kaa-bench kaa-synth; then
+        bin=$here/build-gpu/bin
+    fi
+fi
+
+model=""
+if [ -n "$bin" ]; then
+    run_step tests 150 "$bin/kaa_tests" "[cuda]" -d yes
+    run_step kernels 90 "$bin/kaa_tests" "[cudabench]" -s
+    if [ $quick -eq 0 ]; then
+        tmpdir=/tmp
+        if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt 10000000 ]; then tmpdir=/dev/shm; fi
+        model=$tmpdir/kaa-falcon-7b-shape-q8_0.gguf
+        run_step synth 150 "$bin/kaa-synth" -o "$model" --falcon-7b-shape --layers 64 --type q8_0 --threads "$(nproc)"
+        run_step bench 180 "$bin/kaa-bench" -m "$model" --device cuda -p 2048 -n 64 -b 64 -r 3
+        run_step bench_exact 90 "$bin/kaa-bench" -m "$model" --device cuda --exact -p 512 -n 32 -r 2
+    fi
+fi
+
+# ---- the PyTorch baseline: a plain selective scan on the same shapes ---------------------------
+cat > "$out/torch_scan.py" << 'EOF'
+import torch, torch.nn.functional as F
+dev = "cuda"
+# device-to-device copy bandwidth: the practical roofline for memory-bound kernels
+a = torch.empty(2 << 30, dtype=torch.uint8, device=dev); b = torch.empty_like(a)
+b.copy_(a); torch.cuda.synchronize()
+e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+e0.record()
+for _ in range(5): b.copy_(a)
+e1.record(); torch.cuda.synchronize()
+print(f"torch: copy bandwidth {2 * a.numel() * 5 / (e0.elapsed_time(e1) * 1e-3) / 1e9:.0f} GB/s (read + write)")
+del a, b
+def scan(u, dt, bias, A, B, C, D, z, S):
+    delta = F.softplus(dt + bias)
+    ys = []
+    for t in range(u.shape[0]):
+        S = S * torch.exp(delta[t, :, None] * A) + (delta[t] * u[t])[:, None] * B[t][None, :]
+        ys.append(S @ C[t] + D * u[t])
+    return torch.stack(ys) * F.silu(z), S
+for T in (2048, 1):
+    Dn, N = 8192, 16
+    g = torch.Generator(device=dev).manual_seed(0)
+    r = lambda *s: torch.randn(*s, device=dev, generator=g)
+    args = (r(T, Dn), r(T, Dn) - 2, r(Dn), -torch.rand(Dn, N, device=dev, generator=g) - 0.1, r(T, N), r(T, N), r(Dn), r(T, Dn), r(Dn, N))
+    scan(*args); torch.cuda.synchronize()
+    e0.record()
+    for _ in range(3): scan(*args)
+    e1.record(); torch.cuda.synchronize()
+    ms = e0.elapsed_time(e1) / 3
+    print(f"torch: plain selective scan T={T} d_inner={Dn} d_state={N}: {ms * 1e3:.0f} us")
+EOF
+if command -v python3 > /dev/null && python3 -c "import torch; assert torch.cuda.is_available()" 2> /dev/null; then
+    run_step torch 120 python3 "$out/torch_scan.py"
+else
+    summary+=("skip    torch (PyTorch with CUDA not importable)")
+fi
+
+# ---- summary -----------------------------------------------------------------------------------
+echo
+echo "==== summary ($(elapsed)s)"
+for s in "${summary[@]}"; do echo "  $s"; done
+if [ -f "$out/tests.log" ]; then
+    echo "  tests: $(grep -E 'All tests passed|test cases:' "$out/tests.log" | tail -1)," \
+         "$(grep -c '^KAA_SKIP' "$out/tests.log") skipped"
+    grep -B2 -A12 'FAILED:' "$out/tests.log" | head -60 | sed 's/^/    /' 
+    grep -E '^golden on GPU|^agreement cuda' "$out/tests.log" | sed 's/^/    /' | head -40
+fi
+[ -f "$out/kernels.log" ] && grep '^cudabench:' "$out/kernels.log" | sed 's/^cudabench: /  kernel /'
+[ -f "$out/torch.log" ] && grep '^torch:' "$out/torch.log" | sed 's/^/  /'
+if [ -f "$out/bench.log" ]; then
+    grep -E '^(pp|tg)[0-9]' "$out/bench.log" "$out/bench_exact.log" 2> /dev/null | sed 's/^/  bench /'
+    # Targets: decode >= 80% of the HBM roofline (4.8 TB/s / bytes per token), pp2048 >=
+    # 20,000 tok/s, 64 sessions >= 20x batch 1.
+    python3 - "$out/bench.log" "$out/kernels.log" "$out/torch.log" << 'EOF' 2> /dev/null || true
+import re, sys
+txt = open(sys.argv[1]).read()
+gib = float(re.search(r"([0-9.]+) GiB read per token", txt).group(1))
+tok = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\S+)\s+([0-9.]+)", txt, re.M) if m.group(1)[:2] in ("pp", "tg")}
+bw = 4.8e12
+try:
+    bw_copy = float(re.search(r"copy bandwidth (\d+)", open(sys.argv[3]).read()).group(1)) * 1e9
+except Exception:
+    bw_copy = None
+roof = bw / (gib * 2**30)
+tg = tok.get("tg64"); pp = tok.get("pp2048"); b64 = tok.get("tg64x64")
+if tg: print(f"  decode batch 1: {tg:.0f} tok/s = {100 * tg / roof:.0f}% of the 4.8 TB/s roofline ({roof:.0f} tok/s; target >= 80%)"
+             + (f", {100 * tg * gib * 2**30 / bw_copy:.0f}% of the measured copy bandwidth" if bw_copy else ""))
+if pp: print(f"  prefill pp2048: {pp:.0f} tok/s (target >= 20000)")
+if tg and b64: print(f"  64 sessions: {b64:.0f} tok/s aggregate = {b64 / tg:.1f}x batch 1 (target >= 20x)")
+try:
+    for line in open(sys.argv[2]):
+        if "scan T=2048" in line:
+            gbs = float(re.search(r"([0-9.]+) GB/s", line).group(1))
+            print(f"  scan T=2048: {gbs:.0f} GB/s = {100 * gbs * 1e9 / bw:.0f}% of 4.8 TB/s (target >= 70%)")
+except Exception:
+    pass
+EOF
+fi
+[ -n "$model" ] && rm -f "$model"
+echo "logs: $out"
