@@ -154,7 +154,7 @@ void check_matmul(gpu::Runtime& rt, std::mt19937& rng, const MatmulCase& c) {
     DeviceMatrix dmat(rt, hm);
     DevVec<float> dx(rt, x), dy(rt, y0), dnw(rt, nw);
     const int64_t ld = kc::padded_cols(c.K);
-    DevVec<float> tmp(rt, size_t(c.M * ld)), xscale(rt, size_t(c.M));
+    DevVec<float> tmp(rt, size_t(c.M * ld)), xscale(rt, size_t(c.M)), part(rt, size_t(8 * c.M * c.N));
     DevVec<uint16_t> xh(rt, size_t(c.M * ld));
     kc::MatmulArgs a;
     a.w = dmat.m;
@@ -171,6 +171,8 @@ void check_matmul(gpu::Runtime& rt, std::mt19937& rng, const MatmulCase& c) {
     a.tmp = tmp.get();
     a.xh = xh.get();
     a.xscale = xscale.get();
+    a.part = part.get();
+    a.part_floats = 8 * c.M * c.N;
     a.sm_count = rt.info().sm_count;
     void* s = rt.create_stream();
     rt.matmul(a, s);
@@ -207,6 +209,8 @@ void matmul_cases(gpu::Runtime& rt, bool large) {
         check_matmul(rt, rng, {t, 33, K1, 70, true, false, false, true});
     }
     check_matmul(rt, rng, {WeightType::q8_0, 33, 64, 70, false, true, false, true});  // norm in the f16 staging
+    check_matmul(rt, rng, {WeightType::q8_0, 40, 1024, 9, true, false, false, true});  // K split 4 ways
+    check_matmul(rt, rng, {WeightType::f16, 20, 300, 6, false, false, false, true});   // 10 K steps, split 2
     if (!large) return;
     std::uniform_int_distribution<int> pick(0, 1 << 20);
     for (int i = 0; i < 40; ++i) {  // sizes bounded by the CPU reference's time
@@ -545,7 +549,7 @@ void bench_matmul(gpu::Runtime& rt, void* s, std::mt19937& rng, const char* name
     const WeightType t = dm.m.type;
     const int64_t N = dm.m.rows, K = dm.m.cols, ld = dm.m.ld;
     DevVec<float> dx(rt, random_floats(rng, size_t(M * K), -1, 1)), dy(rt, size_t(M * N)), tmp(rt, size_t(M * ld)),
-        xscale(rt, size_t(M));
+        xscale(rt, size_t(M)), part(rt, size_t(4 * M * N));
     DevVec<uint16_t> xh(rt, size_t(M * ld));
     kc::MatmulArgs a;
     a.w = dm.m;
@@ -558,6 +562,8 @@ void bench_matmul(gpu::Runtime& rt, void* s, std::mt19937& rng, const char* name
     a.tmp = tmp.get();
     a.xh = xh.get();
     a.xscale = xscale.get();
+    a.part = part.get();
+    a.part_floats = 4 * M * N;
     a.sm_count = rt.info().sm_count;
     const double ms = rt.time_ms(s, [&] { rt.matmul(a, s); }, 20);
     const double bytes = double(kc::dev_matrix_bytes(t, N, K)) + double(M) * double(K + N) * 4;

@@ -11,6 +11,9 @@
 // The next K step's global loads are issued before the current step's MMAs and stored
 // to shared memory after them (register double buffering). Blocks of consecutive
 // blockIdx.x share one weight tile (x tiles stay in L2), so weights come from HBM once.
+// Split K (blockIdx.z) when the tiles alone would leave most of the GPU idle (batched
+// decode: 64 rows, x_proj's 288 weight rows are 3 tiles): each split writes its partial
+// sums to `part`, and a second kernel adds the splits in order (deterministic).
 #pragma once
 
 #include "kernels/cuda/compat.cuh"
@@ -130,6 +133,17 @@ struct TcTileLoader {
     }
 };
 
+// Splits of K for a grid of `tiles` blocks: enough to give every multiprocessor about two
+// blocks, at most 8, at least 4 K steps each, and the partial sums must fit in a.part.
+inline int tc_ksplit(const MatmulArgs& a, int64_t tiles) {
+    int ks = 1;
+    const int64_t steps = a.w.ld / kTcBK;
+    while (ks < 8 && tiles * ks < 2 * int64_t(a.sm_count) && steps >= 8 * ks &&
+           int64_t(2 * ks) * a.M * a.w.rows <= a.part_floats)
+        ks *= 2;
+    return ks;
+}
+
 template <WeightType WT, int BM>
 __global__ void __launch_bounds__(kTcThreads) gemm_tc_kernel(MatmulArgs a) {
     using namespace nvcuda;
@@ -145,7 +159,10 @@ __global__ void __launch_bounds__(kTcThreads) gemm_tc_kernel(MatmulArgs a) {
     const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
     const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
     const int64_t m0 = int64_t(blockIdx.x) * BM, n0 = int64_t(blockIdx.y) * kTcBN;
-    const int64_t ksteps = a.w.ld / kTcBK;
+    // This block's K steps [s0, s1): split blockIdx.z of gridDim.z.
+    const int64_t all_steps = a.w.ld / kTcBK, per = (all_steps + gridDim.z - 1) / gridDim.z;
+    const int64_t s0 = int64_t(blockIdx.z) * per, s1 = s0 + per < all_steps ? s0 + per : all_steps;
+    const bool split = gridDim.z > 1;
 
     wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[S::kFM][S::kFN];
     KAA_UNROLL
@@ -154,11 +171,13 @@ __global__ void __launch_bounds__(kTcThreads) gemm_tc_kernel(MatmulArgs a) {
         for (int j = 0; j < S::kFN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
     TcTileLoader<WT, BM> ld;
-    ld.load(a, m0, n0, 0);
-    ld.store(sm.a, sm.b);
+    if (s0 < s1) {
+        ld.load(a, m0, n0, s0 * kTcBK);
+        ld.store(sm.a, sm.b);
+    }
     __syncthreads();
-    for (int64_t s = 0; s < ksteps; ++s) {
-        if (s + 1 < ksteps) ld.load(a, m0, n0, (s + 1) * kTcBK);
+    for (int64_t s = s0; s < s1; ++s) {
+        if (s + 1 < s1) ld.load(a, m0, n0, (s + 1) * kTcBK);
         KAA_UNROLL
         for (int kk = 0; kk < kTcBK; kk += 16) {
             wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::row_major> fa[S::kFM];
@@ -174,14 +193,15 @@ __global__ void __launch_bounds__(kTcThreads) gemm_tc_kernel(MatmulArgs a) {
                 for (int j = 0; j < S::kFN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
         }
         __syncthreads();
-        if (s + 1 < ksteps) {
+        if (s + 1 < s1) {
             ld.store(sm.a, sm.b);
             __syncthreads();
         }
     }
 
     // Epilogue: each accumulator tile through this warp's staging area; lane l writes 8
-    // consecutive outputs of row l / 2, scaled back by the row's 2^e.
+    // consecutive outputs of row l / 2, scaled back by the row's 2^e (or, split, the raw
+    // partial sums to part[z][m][n]).
     float* cs = sm.c[warp];
     KAA_UNROLL
     for (int i = 0; i < S::kFM; ++i)
@@ -196,7 +216,10 @@ __global__ void __launch_bounds__(kTcThreads) gemm_tc_kernel(MatmulArgs a) {
                 KAA_UNROLL
                 for (int q = 0; q < 8; ++q) {
                     const int64_t n = n0 + wn * S::kWN + j * 16 + c0 + q;
-                    if (n < a.w.rows) {
+                    if (n >= a.w.rows) continue;
+                    if (split) {
+                        a.part[(int64_t(blockIdx.z) * a.M + m) * a.w.rows + n] = cs[r * 16 + c0 + q];
+                    } else {
                         const float v = cs[r * 16 + c0 + q] * scale;
                         float* y = a.y + m * a.ldy + n;
                         *y = a.accumulate ? *y + v : v;
@@ -205,6 +228,20 @@ __global__ void __launch_bounds__(kTcThreads) gemm_tc_kernel(MatmulArgs a) {
             }
             __syncwarp();
         }
+}
+
+// The splits' partial sums added in order, then the tensor-core epilogue. One thread per
+// output.
+template <int = 0>
+__global__ void __launch_bounds__(kRowThreads) tc_splitk_reduce_kernel(MatmulArgs a, int ksplit) {
+    const int64_t i = int64_t(blockIdx.x) * kRowThreads + threadIdx.x, N = a.w.rows;
+    if (i >= a.M * N) return;
+    const int64_t m = i / N, n = i % N;
+    float sum = 0.0f;
+    for (int z = 0; z < ksplit; ++z) sum += a.part[(int64_t(z) * a.M + m) * N + n];
+    const float v = sum * a.xscale[m];
+    float* y = a.y + m * a.ldy + n;
+    *y = a.accumulate ? *y + v : v;
 }
 
 }  // namespace kaa::kernels::cuda

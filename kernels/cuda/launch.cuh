@@ -32,15 +32,15 @@ void launch_matmul(L& launch, const MatmulArgs& a) {
             launch(tc_prep_kernel<>, dim3(unsigned(a.M)), dim3(kRowThreads), a);
             const dim3 block(kTcThreads);
             // BM 64 keeps more blocks in flight for batches of up to 64 rows.
-            if (a.M <= 64) {
-                const dim3 grid = tc_grid<64>(a.M, a.w.rows);
-                if (a.w.type == WeightType::q8_0) launch(gemm_tc_kernel<WeightType::q8_0, 64>, grid, block, a);
-                else launch(gemm_tc_kernel<WeightType::f16, 64>, grid, block, a);
-            } else {
-                const dim3 grid = tc_grid<128>(a.M, a.w.rows);
-                if (a.w.type == WeightType::q8_0) launch(gemm_tc_kernel<WeightType::q8_0, 128>, grid, block, a);
-                else launch(gemm_tc_kernel<WeightType::f16, 128>, grid, block, a);
-            }
+            dim3 grid = a.M <= 64 ? tc_grid<64>(a.M, a.w.rows) : tc_grid<128>(a.M, a.w.rows);
+            const int ksplit = tc_ksplit(a, int64_t(grid.x) * grid.y);
+            grid.z = unsigned(ksplit);
+            const bool q8 = a.w.type == WeightType::q8_0;
+            if (a.M <= 64) launch(q8 ? gemm_tc_kernel<WeightType::q8_0, 64> : gemm_tc_kernel<WeightType::f16, 64>, grid, block, a);
+            else launch(q8 ? gemm_tc_kernel<WeightType::q8_0, 128> : gemm_tc_kernel<WeightType::f16, 128>, grid, block, a);
+            if (ksplit > 1)
+                launch(tc_splitk_reduce_kernel<>, dim3(unsigned((a.M * a.w.rows + kRowThreads - 1) / kRowThreads)),
+                       dim3(kRowThreads), a, ksplit);
             return;
         }
         case MatmulPath::f32_tiles: {

@@ -66,6 +66,9 @@ struct MatmulArgs {
     float* tmp = nullptr;
     void* xh = nullptr;
     float* xscale = nullptr;
+    // Device scratch for the partial sums of a split-K tensor-core GEMM (none: no split).
+    float* part = nullptr;
+    int64_t part_floats = 0;
     int sm_count = 1;  // of the device, to size the GEMV's split of K
 };
 

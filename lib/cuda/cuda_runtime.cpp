@@ -221,7 +221,11 @@ public:
 private:
     static constexpr size_t kUploadChunk = size_t(32) << 20;
     static cudaStream_t cs(void* s) { return static_cast<cudaStream_t>(s); }
-    void use() const { cudaSetDevice(info_.index); }
+    // Switches only when needed: inside a graph capture the device is already current.
+    void use() const {
+        int current = -1;
+        if (cudaGetDevice(&current) != cudaSuccess || current != info_.index) cudaSetDevice(info_.index);
+    }
 
     DeviceInfo info_;
     std::mutex up_mu_;

@@ -82,8 +82,10 @@ public:
 
     // Activations, row strides as in lib/session/forward.cpp (T = capacity rows):
     Buffer h, xn, xz, xc, xdbl, dt, y;
-    // Matmul staging (kernels/cuda/params.hpp MatmulArgs): capacity x max_ld each.
-    Buffer tmp, xh, xscale;
+    // Matmul staging (kernels/cuda/params.hpp MatmulArgs): capacity x max_ld each, and
+    // the split-K partial sums of tensor-core GEMMs of up to kSplitRows rows.
+    Buffer tmp, xh, xscale, part;
+    int64_t part_floats = 0;
     // Per-call inputs: token ids, segment table, rows of h that get logits; packed the
     // same way on the host (page-locked) and the device, one copy per call.
     Buffer params_host, params_dev;

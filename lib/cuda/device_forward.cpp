@@ -20,6 +20,10 @@ namespace kaa::detail::gpu {
 namespace {
 
 size_t floats(int64_t n) { return size_t(n) * sizeof(float); }
+
+// Split-K partial sums are kept for GEMMs of up to this many rows (batched decode; longer
+// prefills have blocks enough without splitting), up to 4 splits of the widest layer matrix.
+constexpr int64_t kSplitRows = 64, kSplitMax = 4;
 size_t align8(size_t n) { return (n + 7) / 8 * 8; }
 
 // Where tokens, segments and logit rows sit in the packed per-call block.
@@ -48,6 +52,10 @@ SessionDevice::SessionDevice(const ModelImpl& model, int64_t cap)
     tmp = Buffer(rt, floats(cap * dm.max_ld), "matmul staging");
     xh = Buffer(rt, size_t(cap * dm.max_ld) * 2, "matmul staging");
     xscale = Buffer(rt, floats(cap), "matmul staging");
+    if (m.params.precision == Precision::fast && cap > kc::kGemvMaxM) {
+        part_floats = kSplitMax * std::min(cap, kSplitRows) * std::max({2 * di, dm_, nx});
+        part = Buffer(rt, floats(part_floats), "matmul staging");
+    }
     const ParamsLayout most(cap, cap, cap);
     params_host = Buffer(rt, most.bytes, "per-call inputs", /*host=*/true);
     params_dev = Buffer(rt, most.bytes, "per-call inputs");
@@ -125,6 +133,8 @@ void issue(SessionDevice& s, const ParamsLayout& L, int64_t n_tokens, int n_segs
     mm.tmp = s.tmp.get<float>();
     mm.xh = s.xh.get();
     mm.xscale = s.xscale.get<float>();
+    mm.part = s.part.get<float>();
+    mm.part_floats = s.part_floats;
     mm.sm_count = rt.info().sm_count;
     auto matmul = [&](const kc::DevMatrix& w, const float* x, int64_t ldx, float* out, int64_t ldy, int64_t M,
                       bool accumulate, bool norm, const float* norm_w) {
