@@ -24,7 +24,8 @@
 #   --deps DIR     a prefix holding the header packages (instead of the bundle's)
 #   --shared DIR   test models and goldens (default: the bundle's, else ../shared)
 #   --build        build here even if prebuilt binaries run
-#   --out DIR      where logs go (default: $OUT if set, else /tmp/kaa-gpu-check)
+#   --out DIR      where the full log goes, gpu-check.log (default: $OUT if set, else
+#                  /tmp/kaa-gpu-check); the console gets each step's tail and the summary
 #   --quick        skip the 64-layer benchmark (tests and kernel timings only)
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,7 +86,9 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$out"
 log=$out/gpu-check.log
-exec > >(tee "$log") 2>&1
+steps=$(mktemp -d /tmp/kaa-gpu-check.XXXXXX)  # one log per step, appended whole to $log
+: > "$log"
+say() { echo "$@" | tee -a "$log"; }
 
 # ---- steps -------------------------------------------------------------------------------------
 # Each step gets its own limit, cut to what is left of the whole run's (the summary needs a
@@ -93,7 +96,7 @@ exec > >(tee "$log") 2>&1
 budget=${KAA_GPU_CHECK_BUDGET:-460}
 declare -a summary
 elapsed() { echo $(( $(date +%s) - start )); }
-# run_step NAME LIMIT_SECONDS COMMAND...: output to $out/NAME.log and to the console
+# run_step NAME LIMIT_SECONDS COMMAND...: the whole output to $log, its tail to the console
 run_step() {
     local name=$1 limit=$2 t0 rc left
     shift 2
@@ -104,10 +107,11 @@ run_step() {
     fi
     [ $limit -gt $left ] && limit=$left
     t0=$(date +%s)
-    echo "==== [$(elapsed)s] $name (limit ${limit}s): $*"
-    timeout --kill-after=10 "$limit" "$@" > "$out/$name.log" 2>&1
+    say "==== [$(elapsed)s] $name (limit ${limit}s): $*"
+    timeout --kill-after=10 "$limit" "$@" > "$steps/$name.log" 2>&1
     rc=$?
-    tail -n 40 "$out/$name.log"
+    cat "$steps/$name.log" >> "$log"
+    tail -n 25 "$steps/$name.log"
     local took=$(( $(date +%s) - t0 ))
     if [ $rc -eq 0 ]; then summary+=("ok      $name (${took}s)")
     elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then summary+=("TIMEOUT $name (after ${took}s)")
@@ -115,7 +119,7 @@ run_step() {
     return $rc
 }
 
-echo "kaa gpu-check: $(date -u +%FT%TZ) in $here"
+say "kaa gpu-check: $(date -u +%FT%TZ) in $here"
 run_step gpu 20 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
 
 # Dependencies: the bundle's, extracted to a prefix.
@@ -164,7 +168,7 @@ if [ -n "$bin" ]; then
 fi
 
 # ---- the PyTorch baseline: a plain selective scan on the same shapes ---------------------------
-cat > "$out/torch_scan.py" << 'EOF'
+cat > "$steps/torch_scan.py" << 'EOF'
 import torch, torch.nn.functional as F
 dev = "cuda"
 # device-to-device copy bandwidth: the practical roofline for memory-bound kernels
@@ -196,28 +200,29 @@ for T in (2048, 1):
     print(f"torch: plain selective scan T={T} d_inner={Dn} d_state={N}: {ms * 1e3:.0f} us")
 EOF
 if command -v python3 > /dev/null && python3 -c "import torch; assert torch.cuda.is_available()" 2> /dev/null; then
-    run_step torch 120 python3 "$out/torch_scan.py"
+    run_step torch 120 python3 "$steps/torch_scan.py"
 else
     summary+=("skip    torch (PyTorch with CUDA not importable)")
 fi
 
 # ---- summary -----------------------------------------------------------------------------------
+{
 echo
 echo "==== summary ($(elapsed)s)"
 for s in "${summary[@]}"; do echo "  $s"; done
-if [ -f "$out/tests.log" ]; then
-    echo "  tests: $(grep -E 'All tests passed|test cases:' "$out/tests.log" | tail -1)," \
-         "$(grep -c '^KAA_SKIP' "$out/tests.log") skipped"
-    grep -B2 -A12 'FAILED:' "$out/tests.log" | head -60 | sed 's/^/    /' 
-    grep -E '^golden on GPU|^agreement cuda' "$out/tests.log" | sed 's/^/    /' | head -40
+if [ -f "$steps/tests.log" ]; then
+    echo "  tests: $(grep -E 'All tests passed|test cases:' "$steps/tests.log" | tail -1)," \
+         "$(grep -c '^KAA_SKIP' "$steps/tests.log") skipped"
+    grep -B2 -A12 'FAILED:' "$steps/tests.log" | head -60 | sed 's/^/    /' 
+    grep -E '^golden on GPU|^agreement cuda' "$steps/tests.log" | sed 's/^/    /' | head -40
 fi
-[ -f "$out/kernels.log" ] && grep '^cudabench:' "$out/kernels.log" | sed 's/^cudabench: /  kernel /'
-[ -f "$out/torch.log" ] && grep '^torch:' "$out/torch.log" | sed 's/^/  /'
-if [ -f "$out/bench.log" ]; then
-    grep -E '^(pp|tg)[0-9]' "$out/bench.log" "$out/bench_exact.log" 2> /dev/null | sed 's/^/  bench /'
+[ -f "$steps/kernels.log" ] && grep '^cudabench:' "$steps/kernels.log" | sed 's/^cudabench: /  kernel /'
+[ -f "$steps/torch.log" ] && grep '^torch:' "$steps/torch.log" | sed 's/^/  /'
+if [ -f "$steps/bench.log" ]; then
+    grep -hE '^(pp|tg)[0-9]' "$steps/bench.log" "$steps/bench_exact.log" 2> /dev/null | sed 's/^/  bench /'
     # Targets: decode >= 80% of the HBM roofline (4.8 TB/s / bytes per token), pp2048 >=
     # 20,000 tok/s, 64 sessions >= 20x batch 1.
-    python3 - "$out/bench.log" "$out/kernels.log" "$out/torch.log" << 'EOF' 2> /dev/null || true
+    python3 - "$steps/bench.log" "$steps/kernels.log" "$steps/torch.log" << 'EOF' 2> /dev/null || true
 import re, sys
 txt = open(sys.argv[1]).read()
 gib = float(re.search(r"([0-9.]+) GiB read per token", txt).group(1))
@@ -242,5 +247,7 @@ except Exception:
     pass
 EOF
 fi
+} 2>&1 | tee -a "$log"
 [ -n "$model" ] && rm -f "$model"
-echo "logs: $out"
+rm -rf "$steps"
+echo "full log: $log"
