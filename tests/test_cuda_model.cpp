@@ -179,6 +179,24 @@ TEST_CASE("cuda-emu: device sessions give the CPU's logits on synthetic models",
 
 TEST_CASE("cuda-emu: states move between CPU and device sessions, fork and reset", "[cuda-emu]") { check_states(Where::emu); }
 
+TEST_CASE("cuda-emu: with release_host_weights the device copy alone serves", "[cuda-emu]") {
+    kaa::test::TempDir dir;
+    const std::string path = dir.file("model.gguf");
+    kaa::gguf::write_synth_model(small_spec(TensorType::q8_0, false, 7), path);
+    for (bool mmap : {true, false}) {
+        kaa::ModelParams mp;
+        mp.precision = kaa::Precision::exact;
+        mp.use_mmap = mmap;
+        mp.release_host_weights = true;
+        const kaa::Model model = kaa::Model::load(path, mp);
+        kaa::detail::gpu::attach(const_cast<kaa::detail::ModelImpl&>(*model.impl()), emu_runtime());
+        std::mt19937 rng(2);
+        const auto tokens = random_tokens(rng, 6, model.n_vocab());
+        kaa::Session dev(model), cpu(load_on(path, Where::cpu, kaa::Precision::exact));
+        CHECK(relative_diff(cpu.eval(tokens), dev.eval(tokens)) <= 1e-5);
+    }
+}
+
 TEST_CASE("cuda-emu: decode steps replay one captured graph per batch shape", "[cuda-emu]") {
     kaa::test::TempDir dir;
     const std::string path = dir.file("model.gguf");
