@@ -21,6 +21,13 @@ void check(cudaError_t e, const char* what) {
                 std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
 }
 
+// Held while a graph is captured and around allocations and frees, which may synchronize
+// the device: another thread's cudaFree must not fall into the middle of a capture.
+std::mutex& capture_mutex() {
+    static std::mutex m;
+    return m;
+}
+
 std::string mib(uint64_t bytes) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f MiB", double(bytes) / double(1 << 20));
@@ -49,6 +56,7 @@ public:
     }
 
     void* alloc(size_t bytes, const char* what) override {
+        std::lock_guard<std::mutex> lk(capture_mutex());
         use();
         void* p = nullptr;
         const cudaError_t e = cudaMalloc(&p, bytes);
@@ -64,10 +72,12 @@ public:
         return p;
     }
     void release(void* p) noexcept override {
+        std::lock_guard<std::mutex> lk(capture_mutex());
         use();
         cudaFree(p);
     }
     void* alloc_host(size_t bytes, const char* what) override {
+        std::lock_guard<std::mutex> lk(capture_mutex());
         use();
         void* p = nullptr;
         const cudaError_t e = cudaMallocHost(&p, bytes);
@@ -79,17 +89,20 @@ public:
         return p;
     }
     void release_host(void* p) noexcept override {
+        std::lock_guard<std::mutex> lk(capture_mutex());
         use();
         cudaFreeHost(p);
     }
 
     void* create_stream() override {
+        std::lock_guard<std::mutex> lk(capture_mutex());
         use();
         cudaStream_t s = nullptr;
         check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
         return s;
     }
     void destroy_stream(void* s) noexcept override {
+        std::lock_guard<std::mutex> lk(capture_mutex());
         use();
         cudaStreamDestroy(cs(s));
     }
@@ -169,6 +182,7 @@ public:
     }
 
     void* capture(void* s, const std::function<void()>& body) override {
+        std::lock_guard<std::mutex> lk(capture_mutex());
         use();
         check(cudaStreamBeginCapture(cs(s), cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
         cudaGraph_t g = nullptr;
@@ -191,6 +205,7 @@ public:
         check(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), cs(s)), "cudaGraphLaunch");
     }
     void destroy_graph(void* graph) noexcept override {
+        std::lock_guard<std::mutex> lk(capture_mutex());
         use();
         cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
     }
