@@ -25,7 +25,7 @@ struct SessionImpl {
     gpu::SessionDevicePtr dev;
 
     SessionImpl(const Model& mod, const SessionParams& p, int n_threads)
-        : model(mod), m(*mod.impl()), params(p), pool(n_threads) {
+        : model(mod), m(*mod.impl()), params(p), pool(mod.impl()->gpu ? 1 : n_threads) {  // GPU: no CPU workers
         state.assign(size_t(m.state_dims().floats()), 0.0f);
         if (m.gpu) {
             dev = gpu::make_session(m, p.n_batch);
