@@ -275,7 +275,7 @@ TEST_CASE("whitespace: plain Jinja defaults on request", "[chat]") {
 
 // ---- scoping --------------------------------------------------------------------------------
 
-TEST_CASE("scoping: set inside a for stays inside; if does not scope; namespace escapes", "[chat]") {
+TEST_CASE("scoping: set inside a for stays inside, if does not scope, namespace escapes", "[chat]") {
     // Each iteration starts again from the outer x.
     CHECK(run("{% set x = 1 %}{% for i in [1,2,3] %}{% set x = x + i %}{{ x }}{% endfor %}|{{ x }}") == "234|1");
     CHECK(run("{% for i in [1,2] %}{{ y }}{% set y = i %}{{ y }}{% endfor %}[{{ y }}]") == "12[]");

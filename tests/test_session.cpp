@@ -276,7 +276,7 @@ TEST_CASE("state: corrupt, truncated and foreign blobs are refused", "[state]") 
     CHECK(leftovers == 0);
 }
 
-TEST_CASE("state: files cut short or bit-flipped on disk never load; other versions are refused by name", "[state]") {
+TEST_CASE("state: files cut short or bit-flipped on disk never load, other versions are refused by name", "[state]") {
     kaa::test::TempDir dir;
     const kaa::Model model = synth_model(dir, odd_spec(TensorType::f32));
     kaa::Session s(model);
