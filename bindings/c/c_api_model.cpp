@@ -18,12 +18,21 @@ kaa::ModelParams to_model_params(const kaa_model_params* p) {
     KAA_READ_FIELD(kaa_model_params, in, p, progress_user_data);
     KAA_READ_FIELD(kaa_model_params, in, p, precision);
     KAA_READ_FIELD(kaa_model_params, in, p, max_metadata_bytes);
+    KAA_READ_FIELD(kaa_model_params, in, p, device);
+    KAA_READ_FIELD(kaa_model_params, in, p, gpu_index);
+    KAA_READ_FIELD(kaa_model_params, in, p, release_host_weights);
     if (in.n_threads < 0) fail(KAA_ERR_INVALID_ARGUMENT, "kaa_model_params.n_threads must be >= 0");
+    if (in.device != KAA_DEVICE_CPU && in.device != KAA_DEVICE_CUDA)
+        fail(KAA_ERR_INVALID_ARGUMENT, "kaa_model_params.device must be KAA_DEVICE_CPU or KAA_DEVICE_CUDA");
+    if (in.gpu_index < 0) fail(KAA_ERR_INVALID_ARGUMENT, "kaa_model_params.gpu_index must be >= 0");
     if (in.precision != KAA_PRECISION_FAST && in.precision != KAA_PRECISION_EXACT)
         fail(KAA_ERR_INVALID_ARGUMENT, "kaa_model_params.precision must be KAA_PRECISION_FAST or KAA_PRECISION_EXACT");
     out.n_threads = in.n_threads;
     out.use_mmap = in.use_mmap;
     out.max_metadata_bytes = in.max_metadata_bytes;  // 0 is refused by Model::load
+    out.device = in.device == KAA_DEVICE_CUDA ? kaa::Device::cuda : kaa::Device::cpu;
+    out.gpu_index = in.gpu_index;
+    out.release_host_weights = in.release_host_weights;
     out.precision = in.precision == KAA_PRECISION_EXACT ? kaa::Precision::exact : kaa::Precision::fast;
     if (in.progress) {
         const kaa_progress_callback cb = in.progress;
@@ -63,8 +72,13 @@ static kaa_model_params model_defaults() noexcept {
     p.progress_user_data = nullptr;
     p.precision = kaa::ModelParams{}.precision == kaa::Precision::exact ? KAA_PRECISION_EXACT : KAA_PRECISION_FAST;
     p.max_metadata_bytes = kaa::ModelParams{}.max_metadata_bytes;
+    p.device = KAA_DEVICE_CPU;
+    p.gpu_index = 0;
+    p.release_host_weights = false;
     return p;
 }
+
+int32_t kaa_cuda_device_count(void) KAA_NOEXCEPT { return kaa::cuda_device_count(); }
 
 kaa_status kaa_model_params_init(kaa_model_params* params, size_t size) KAA_NOEXCEPT {
     return guard("kaa_model_params_init", [&] {

@@ -192,6 +192,19 @@ typedef enum kaa_precision {
     KAA_PRECISION_MAX_ = 0x7fffffff /* not a precision: see KAA_STATUS_MAX_ */
 } kaa_precision;
 
+/* Where the weights live and the forward pass runs (kaa::Device). */
+typedef enum kaa_device {
+    KAA_DEVICE_CPU = 0,
+    /* An NVIDIA GPU of compute capability 8.0 or newer, in a library built with
+     * -DKAA_CUDA=ON (otherwise kaa_model_load fails with KAA_ERR_UNSUPPORTED). Sessions,
+     * states and generation work as on the CPU; a session's state lives on the GPU. */
+    KAA_DEVICE_CUDA = 1,
+    KAA_DEVICE_MAX_ = 0x7fffffff /* not a device: see KAA_STATUS_MAX_ */
+} kaa_device;
+
+/* CUDA devices usable with KAA_DEVICE_CUDA: 0 without CUDA support, driver or device. */
+KAA_API int32_t kaa_cuda_device_count(void) KAA_NOEXCEPT;
+
 typedef struct kaa_model_params {
     uint32_t struct_size;
     int32_t n_threads;       /* default threads of Sessions on this model; 0 = all hardware threads */
@@ -203,6 +216,12 @@ typedef struct kaa_model_params {
     uint64_t max_metadata_bytes; /* files whose header (metadata + tensor table) is larger
                                   * are refused with KAA_ERR_UNSUPPORTED; > 0 (default
                                   * 256 MiB; Falcon-Mamba-7B needs about 2.2 MiB) */
+    int32_t device;          /* a kaa_device (default KAA_DEVICE_CPU); KAA_DEVICE_CUDA fails
+                              * with KAA_ERR_UNSUPPORTED when no usable GPU is there and
+                              * KAA_ERR_OUT_OF_MEMORY (saying how much) when it is too small */
+    int32_t gpu_index;       /* KAA_DEVICE_CUDA: which device, >= 0 (default 0) */
+    bool release_host_weights; /* KAA_DEVICE_CUDA: hand the host pages of the weights back
+                                * to the OS after the upload (default false) */
 } kaa_model_params;
 
 /* Fills *params with the defaults for a struct of `size` bytes (pass sizeof *params):

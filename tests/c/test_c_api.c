@@ -139,6 +139,22 @@ static void test_without_model(void) {
     CHECK_ERR(kaa_model_load("x.gguf", &mp, &m), KAA_ERR_INVALID_ARGUMENT, "kaa_model_load");
     CHECK(strstr(kaa_last_error_message(), "struct_size") != NULL);
 
+    /* Devices: CPU by default; a bad value is refused; CUDA without a usable GPU is
+     * KAA_ERR_UNSUPPORTED before the file is even opened. */
+    {
+        kaa_model_params dp = kaa_model_default_params();
+        CHECK(dp.device == KAA_DEVICE_CPU && dp.gpu_index == 0 && !dp.release_host_weights);
+        CHECK(kaa_cuda_device_count() >= 0);
+        dp.device = 7;
+        CHECK_ERR(kaa_model_load("x.gguf", &dp, &m), KAA_ERR_INVALID_ARGUMENT, "kaa_model_load");
+        dp.device = KAA_DEVICE_CUDA;
+        dp.gpu_index = -1;
+        CHECK_ERR(kaa_model_load("x.gguf", &dp, &m), KAA_ERR_INVALID_ARGUMENT, "kaa_model_load");
+        dp.gpu_index = 0;
+        if (kaa_cuda_device_count() == 0)
+            CHECK_ERR(kaa_model_load("/nonexistent/model.gguf", &dp, &m), KAA_ERR_UNSUPPORTED, "kaa_model_load");
+    }
+
     /* kaa_*_params_init (what the inline kaa_*_default_params() call): an older, smaller
      * struct gets only the fields that fit, and the bytes after it are left alone; a
      * newer, bigger one gets zeros past the fields this library knows. */

@@ -28,6 +28,7 @@ try:
         TensorDesc,
         Tokenizer,
         __version__,
+        cuda_device_count,
     )
     from ._api import Conversation, Model, Session, TextStream, eval_batch
 except ImportError as _import_error:  # pragma: no cover - exercised without the build
@@ -55,5 +56,6 @@ __all__ = [
     "TextStream",
     "Tokenizer",
     "__version__",
+    "cuda_device_count",
     "eval_batch",
 ]

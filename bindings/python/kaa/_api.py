@@ -87,14 +87,22 @@ class Model:
         progress: Optional[Callable[[float], Optional[bool]]] = None,
         precision: Literal["fast", "exact"] = "fast",
         max_metadata_bytes: int = 256 << 20,
+        device: Literal["cpu", "cuda"] = "cpu",
+        gpu_index: int = 0,
+        release_host_weights: bool = False,
     ) -> None:
         """Loads a GGUF file. progress(fraction) may return False to cancel. precision:
         "fast" lets Q8_0 matmuls use int8 activations (bandwidth-bound decode, logits within
         ~0.5%); "exact" keeps activations f32 (logits within 1e-3 of the reference).
         max_metadata_bytes: a file whose header (metadata and tensor table) is larger is
-        refused (kaa.Error, code "unsupported"); Falcon-Mamba-7B's is about 2.2 MiB."""
+        refused (kaa.Error, code "unsupported"); Falcon-Mamba-7B's is about 2.2 MiB.
+        device="cuda" runs on an NVIDIA GPU (gpu_index; kaa built with CUDA, compute
+        capability 8.0+, else kaa.Error "unsupported"; kaa.cuda_device_count() tells);
+        release_host_weights gives the host pages of the weights back after the upload."""
         self._m = _kaa.Model.load(path, n_threads=n_threads, use_mmap=use_mmap, progress=progress,
-                                  precision=precision, max_metadata_bytes=max_metadata_bytes)
+                                  precision=precision, max_metadata_bytes=max_metadata_bytes,
+                                  device=device, gpu_index=gpu_index,
+                                  release_host_weights=release_host_weights)
 
     # ---- metadata --------------------------------------------------------------------------
     name = property(lambda self: self._m.name, doc="general.name, or the file name")

@@ -76,11 +76,18 @@ py::array_t<float> logits_array(const std::vector<float>& logits, int64_t n_voca
 void bind_sessions(py::module_& m) {
     py::class_<Model>(m, "Model", "A loaded GGUF model: immutable, memory-mapped, shared by Sessions. Thread-safe.")
         .def_static("load", [](py::object path, int32_t n_threads, bool use_mmap, py::object progress,
-                               const std::string& precision, uint64_t max_metadata_bytes) {
+                               const std::string& precision, uint64_t max_metadata_bytes,
+                               const std::string& device, int32_t gpu_index, bool release_host_weights) {
             ModelParams p;
             p.n_threads = n_threads;
             p.use_mmap = use_mmap;
             p.max_metadata_bytes = max_metadata_bytes;
+            if (device == "cpu") p.device = Device::cpu;
+            else if (device == "cuda") p.device = Device::cuda;
+            else throw Error(ErrorCode::invalid_argument, "device must be 'cpu' or 'cuda', not '" + device + "'");
+            if (gpu_index < 0) throw Error(ErrorCode::invalid_argument, "gpu_index must be >= 0");
+            p.gpu_index = gpu_index;
+            p.release_host_weights = release_host_weights;
             if (precision == "fast") p.precision = Precision::fast;
             else if (precision == "exact") p.precision = Precision::exact;
             else throw Error(ErrorCode::invalid_argument, "precision must be 'fast' or 'exact', not '" + precision + "'");
@@ -110,7 +117,8 @@ void bind_sessions(py::module_& m) {
             return std::move(*model);
         }, py::arg("path"), py::kw_only(), py::arg("n_threads") = 0, py::arg("use_mmap") = true,
            py::arg("progress") = py::none(), py::arg("precision") = "fast",
-           py::arg("max_metadata_bytes") = ModelParams{}.max_metadata_bytes)
+           py::arg("max_metadata_bytes") = ModelParams{}.max_metadata_bytes, py::arg("device") = "cpu",
+           py::arg("gpu_index") = 0, py::arg("release_host_weights") = false)
         .def_property_readonly("precision", [](const Model& mo) {
             return mo.params().precision == Precision::exact ? "exact" : "fast";
         })
@@ -202,6 +210,8 @@ void bind_sessions(py::module_& m) {
             return run_generation(callback, [&](const StreamCallback& cb) { return s.session.generate(ids, opts, cb); });
         }, py::arg("prompt"), py::arg("options"), py::arg("callback") = py::none());
 
+    m.def("cuda_device_count", &cuda_device_count,
+          "CUDA devices usable with Model(..., device='cuda'): 0 without CUDA support, driver or device.");
     m.def("eval_batch", [](const std::vector<PySession*>& sessions, py::handle token_lists) {
         std::vector<std::vector<Token>> ids;
         for (py::handle t : py::reinterpret_borrow<py::iterable>(token_lists)) ids.push_back(to_tokens(t));

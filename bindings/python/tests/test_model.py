@@ -107,3 +107,21 @@ def test_bad_token_ids(q8_model):
 
 def test_golden_files_present():
     assert load_golden("tiny-falcon-mamba-q8_0")["n_vocab"] == 65024
+
+
+def test_device_argument():
+    """device="cuda" without a usable GPU (this build or machine) is a clear kaa.Error, a
+    bad device name is refused, and device="cpu" is the default."""
+    path = shared_path("models/tiny-falcon-mamba-q8_0.gguf")
+    assert isinstance(kaa.cuda_device_count(), int) and kaa.cuda_device_count() >= 0
+    with pytest.raises(kaa.Error) as e:
+        kaa.Model(path, device="tpu")
+    assert e.value.code == kaa.ErrorCode.invalid_argument
+    with pytest.raises(kaa.Error) as e:
+        kaa.Model(path, device="cuda", gpu_index=-1)
+    assert e.value.code == kaa.ErrorCode.invalid_argument
+    if kaa.cuda_device_count() == 0:
+        with pytest.raises(kaa.Error) as e:
+            kaa.Model(path, device="cuda")
+        assert e.value.code == kaa.ErrorCode.unsupported
+    assert kaa.Model(path, device="cpu").n_vocab == 65024
