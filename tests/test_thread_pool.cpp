@@ -15,7 +15,7 @@
 
 using kaa::runtime::ThreadPool;
 
-TEST_CASE("thread pool: covers [0, n) once, in whole grains, for any size and thread count",
+TEST_CASE("thread pool: covers 0..n once, in whole grains, for any size and thread count",
           "[runtime][concurrency]") {
     for (int threads : {1, 2, 3, 5, 8}) {
         ThreadPool pool(threads);
