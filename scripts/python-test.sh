@@ -40,4 +40,6 @@ echo "python-test: package built and installed in $(( $(date +%s) - start )) s"
 # Run from the repository root: the tests import the installed package (the source folder
 # bindings/python/kaa lacks the compiled _kaa module and is not on sys.path).
 cd "$here"
-exec "$vpy" -m pytest -p no:cacheprovider bindings/python/tests "$@"
+# A hang must not eat the CI budget: after 120 s in one test faulthandler prints every
+# thread's Python stack, and the whole run is killed after 15 minutes (it takes ~10 s).
+exec timeout 900 "$vpy" -m pytest -p no:cacheprovider -o faulthandler_timeout=120 bindings/python/tests "$@"
