@@ -122,6 +122,14 @@ run_step() {
 say "kaa gpu-check: $(date -u +%FT%TZ) in $here"
 run_step gpu 20 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
 
+# cuBLAS (prefill matmuls, loaded at run time): the loader's, else the first one found.
+if ! ldconfig -p 2> /dev/null | grep -q 'libcublas\.so\.' && [ -z "${KAA_CUBLAS:-}" ]; then
+    for f in /usr/local/cuda/lib64/libcublas.so.* $(find /usr /opt -name 'libcublas.so.*' 2> /dev/null | head -5); do
+        if [ -f "$f" ]; then export KAA_CUBLAS=$f; break; fi
+    done
+fi
+say "cuBLAS: ${KAA_CUBLAS:-$(ldconfig -p 2> /dev/null | grep -m1 -o '/[^ ]*libcublas\.so\.[0-9]*$' || echo 'none found')}"
+
 # Dependencies: the bundle's, extracted to a prefix.
 prefix_args=()
 if [ -z "$deps" ] && [ -n "$bundle" ] && [ -f "$bundle/deps.tar.xz" ]; then
@@ -164,6 +172,8 @@ if [ -n "$bin" ]; then
         run_step synth 150 "$bin/kaa-synth" -o "$model" --falcon-7b-shape --layers 64 --type q8_0 --threads "$(nproc)"
         run_step bench 180 "$bin/kaa-bench" -m "$model" --device cuda -p 2048 -n 64 -b 64 -r 3
         run_step bench_exact 90 "$bin/kaa-bench" -m "$model" --device cuda --exact -p 512 -n 32 -r 2
+        # Every launch timed (no decode graphs): where the time goes, per kernel and shape.
+        run_step profile 90 env KAA_CUDA_PROFILE=1 "$bin/kaa-bench" -m "$model" --device cuda -p 2048 -n 32 -b 64 -r 1
     fi
 fi
 
@@ -205,6 +215,18 @@ else
     summary+=("skip    torch (PyTorch with CUDA not importable)")
 fi
 
+# ---- compute-sanitizer memcheck on the kernel tests, with what time is left -------------------
+if [ -n "$bin" ] && command -v compute-sanitizer > /dev/null; then
+    run_step memcheck 120 compute-sanitizer --tool memcheck --error-exitcode 3 \
+        "$bin/kaa_tests" "cuda: kernels match the scalar reference"
+fi
+
+# ---- Nsight Compute on the prefill scan (where the runtime lets it read the counters) ----------
+if [ -n "$bin" ] && command -v ncu > /dev/null; then
+    run_step ncu 60 ncu -k regex:scan_kernel -c 2 --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section WarpStateStats "$bin/kaa_tests" "[cudabench]"
+fi
+
 # ---- summary -----------------------------------------------------------------------------------
 {
 echo
@@ -218,6 +240,12 @@ if [ -f "$steps/tests.log" ]; then
 fi
 [ -f "$steps/kernels.log" ] && grep '^cudabench:' "$steps/kernels.log" | sed 's/^cudabench: /  kernel /'
 [ -f "$steps/torch.log" ] && grep '^torch:' "$steps/torch.log" | sed 's/^/  /'
+if [ -f "$steps/profile.log" ]; then
+    grep -hE '^(pp|tg)[0-9]' "$steps/profile.log" | sed 's/^/  profiled (no graphs) /'
+    grep -A40 "^kaa cuda profile" "$steps/profile.log" | sed 's/^/  /'
+fi
+[ -f "$steps/ncu.log" ] && grep -E 'scan_kernel|Duration|Throughput|Achieved Occupancy|Registers Per|Stall|Warp Cycles|Issued|==ERR|==WARNING' "$steps/ncu.log" | head -40 | sed 's/^/  ncu: /'
+[ -f "$steps/memcheck.log" ] && grep -E 'ERROR SUMMARY|Invalid' "$steps/memcheck.log" | head -8 | sed 's/^/  memcheck: /'
 if [ -f "$steps/bench.log" ]; then
     grep -hE '^(pp|tg)[0-9]' "$steps/bench.log" "$steps/bench_exact.log" 2> /dev/null | sed 's/^/  bench /'
     # Targets: decode >= 80% of the HBM roofline (4.8 TB/s / bytes per token), pp2048 >=

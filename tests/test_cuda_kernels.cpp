@@ -109,6 +109,8 @@ struct MatmulCase {
     WeightType type;
     int64_t N, K, M;
     bool accumulate, norm, norm_weight, fast;
+    int gemv_rows = 0;  // a GEMV variant (MatmulArgs::gemv_rows)
+    bool blas = false;  // offer cuBLAS (used where the runtime has it: not in the emulation)
 };
 
 // Runs one matmul on the device and compares with the scalar reference. Tolerance per
@@ -174,9 +176,18 @@ void check_matmul(gpu::Runtime& rt, std::mt19937& rng, const MatmulCase& c) {
     a.part = part.get();
     a.part_floats = 8 * c.M * c.N;
     a.sm_count = rt.info().sm_count;
+    a.gemv_rows = c.gemv_rows;
     void* s = rt.create_stream();
+    DevVec<uint16_t> wh(rt, size_t(c.blas ? c.N * ld : 1));
+    DevVec<float> blas_scalars(rt, 4);
+    if (c.blas && (a.blas = rt.create_blas(s)) != nullptr) {
+        a.wh = wh.get();
+        a.wh_halfs = c.N * ld;
+        a.blas_scalars = blas_scalars.get();
+    }
     rt.matmul(a, s);
     rt.sync(s);
+    rt.destroy_blas(a.blas);
     rt.destroy_stream(s);
     const std::vector<float> y = dy.read();
 
@@ -195,7 +206,8 @@ void check_matmul(gpu::Runtime& rt, std::mt19937& rng, const MatmulCase& c) {
     for (int64_t m = 0; m < c.M; ++m) bad += y[size_t(m * ldy + c.N)] != y0[size_t(m * ldy + c.N)];
     INFO(type_name(c.type) << " N " << c.N << " K " << c.K << " M " << c.M << (c.accumulate ? " accumulate" : "")
                            << (c.norm ? (c.norm_weight ? " norm(w)" : " norm") : "") << (c.fast ? " fast" : "")
-                           << (tensor_cores ? " [tensor cores]" : "") << ": worst error / tolerance " << worst);
+                           << (tensor_cores ? (a.blas ? " [cublas]" : " [tensor cores]") : "") << " gemv rows " << c.gemv_rows
+                           << ": worst error / tolerance " << worst);
     CHECK(bad == 0);
 }
 
@@ -208,7 +220,16 @@ void matmul_cases(gpu::Runtime& rt, bool large) {
         // Two blocks of activation rows (128-row tiles on the tensor cores).
         check_matmul(rt, rng, {t, 33, K1, 70, true, false, false, true});
     }
+    // Every GEMV variant (rows per warp), one and several activation rows, rows past N.
+    for (int R : {2, 4})
+        for (WeightType t : {WeightType::f32, WeightType::f16, WeightType::bf16, WeightType::q8_0})
+            for (int64_t M : {1, 3}) check_matmul(rt, rng, {t, 45, t == WeightType::q8_0 ? 128 : 77, M, M == 3, true, M == 1, false, R});
     check_matmul(rt, rng, {WeightType::q8_0, 33, 64, 70, false, true, false, true});  // norm in the f16 staging
+    // cuBLAS (M >= kBlasMinM), both weight types, plain and normed + accumulating.
+    for (WeightType t : {WeightType::q8_0, WeightType::f16}) {
+        check_matmul(rt, rng, {t, 70, 96, kc::kBlasMinM, false, false, false, true, 0, true});
+        check_matmul(rt, rng, {t, 45, 160, kc::kBlasMinM + 37, true, true, true, true, 0, true});
+    }
     check_matmul(rt, rng, {WeightType::q8_0, 40, 1024, 9, true, false, false, true});  // K split 4 ways
     check_matmul(rt, rng, {WeightType::f16, 20, 300, 6, false, false, false, true});   // 10 K steps, split 2
     if (!large) return;
@@ -302,7 +323,9 @@ void check_conv(gpu::Runtime& rt, std::mt19937& rng, int64_t di, int64_t d_conv,
 }
 
 // ---- scan ----------------------------------------------------------------------------------------
-void check_scan(gpu::Runtime& rt, std::mt19937& rng, int64_t di, int64_t ds, bool bc_norm, const std::vector<int64_t>& Ts) {
+// ns: states per lane, the kernel variant (0: the launcher's choice).
+void check_scan(gpu::Runtime& rt, std::mt19937& rng, int64_t di, int64_t ds, bool bc_norm, const std::vector<int64_t>& Ts,
+                int ns = 0) {
     const int64_t R = 3, nx = R + 2 * ds + 1, offset = 7, state_floats = offset + di * ds + 2;
     int64_t total = 0;
     for (int64_t T : Ts) total += T;
@@ -377,6 +400,7 @@ void check_scan(gpu::Runtime& rt, std::mt19937& rng, int64_t di, int64_t ds, boo
     a.state_offset = offset;
     a.bc_norm = bc_norm;
     a.eps = eps;
+    a.states_per_lane = ns;
     void* s = rt.create_stream();
     rt.scan(a, s);
     rt.sync(s);
@@ -391,10 +415,14 @@ void check_scan(gpu::Runtime& rt, std::mt19937& rng, int64_t di, int64_t ds, boo
         for (size_t j = 0; j < st.size(); ++j)
             worst_state = std::max(worst_state, std::abs(double(st[j]) - ref_states[i][j]) / (1.0 + std::abs(ref_states[i][j])));
     }
-    INFO("scan d_inner " << di << " d_state " << ds << (bc_norm ? " bc_norm" : "") << " segments " << Ts.size()
+    INFO("scan d_inner " << di << " d_state " << ds << (bc_norm ? " bc_norm" : "") << " states per lane " << ns
+                         << " segments " << Ts.size()
                          << ": worst relative |dy| " << worst << ", |dstate| " << worst_state);
-    CHECK(worst <= 2e-5);
-    CHECK(worst_state <= 2e-5);
+    // The GPU's exp is the hardware approximation (compat.cuh decay_exp): a few ulp per
+    // step, which a 300-step recurrence accumulates to ~2e-5 (measured on an H200).
+    const double tol = *std::max_element(Ts.begin(), Ts.end()) > 64 ? 5e-5 : 2e-5;
+    CHECK(worst <= tol);
+    CHECK(worst_state <= tol);
 }
 
 // ---- rows: rms (gather, in place), embedding -----------------------------------------------------
@@ -503,13 +531,19 @@ void all_kernel_checks(gpu::Runtime& rt, bool large) {
         if (large) check_conv(rt, rng, 8192, 4, {1000, 1, 100});
     }
     SECTION("selective scan from a given state, segments of different lengths") {
-        for (int64_t ds : {16, 8, 5, 33}) {
-            check_scan(rt, rng, 37, ds, false, {1});
-            check_scan(rt, rng, 70, ds, ds == 16 || ds == 5, {3, 1, 40});
-        }
+        for (int64_t ds : {16, 8, 5, 33, 64})
+            for (int ns : {0, 2, 4}) {
+                check_scan(rt, rng, 37, ds, false, {1}, ns);
+                check_scan(rt, rng, 70, ds, ds != 8, {1, 1, 1}, ns);  // a batched decode step
+                check_scan(rt, rng, 70, ds, ds == 16 || ds == 5, {3, 1, 40}, ns);
+                check_scan(rt, rng, 70, ds, ds == 16 || ds == 33, {3, 0, 40, 16, 17}, ns);
+            }
         if (large) {
-            check_scan(rt, rng, 8192, 16, true, {300, 1, 33});
-            check_scan(rt, rng, 1000, 64, false, {100, 1});
+            for (int ns : {2, 4}) {
+                check_scan(rt, rng, 8192, 16, true, {300, 1, 33}, ns);
+                check_scan(rt, rng, 8192, 16, true, std::vector<int64_t>(64, 1), ns);  // 64 sessions' decode step
+                check_scan(rt, rng, 1000, 64, false, {100, 1}, ns);
+            }
         }
     }
     SECTION("RMS norm (gather, in place) and embedding lookup") { check_rows(rt, rng); }
@@ -545,7 +579,7 @@ void report(const char* what, double ms, double bytes, double flops) {
 }
 
 void bench_matmul(gpu::Runtime& rt, void* s, std::mt19937& rng, const char* name, const DeviceMatrix& dm, int64_t M,
-                  bool fast) {
+                  bool fast, int gemv_rows = 0, bool blas = false) {
     const WeightType t = dm.m.type;
     const int64_t N = dm.m.rows, K = dm.m.cols, ld = dm.m.ld;
     DevVec<float> dx(rt, random_floats(rng, size_t(M * K), -1, 1)), dy(rt, size_t(M * N)), tmp(rt, size_t(M * ld)),
@@ -565,14 +599,28 @@ void bench_matmul(gpu::Runtime& rt, void* s, std::mt19937& rng, const char* name
     a.part = part.get();
     a.part_floats = 4 * M * N;
     a.sm_count = rt.info().sm_count;
+    a.gemv_rows = gemv_rows;
+    DevVec<uint16_t> wh(rt, size_t(blas ? N * ld : 1));
+    DevVec<float> blas_scalars(rt, 4);
+    if (blas && (a.blas = rt.create_blas(s)) != nullptr) {
+        a.wh = wh.get();
+        a.wh_halfs = N * ld;
+        a.blas_scalars = blas_scalars.get();
+        a.blas_min_m = 1;
+    }
     const double ms = rt.time_ms(s, [&] { rt.matmul(a, s); }, 20);
+    rt.destroy_blas(a.blas);
     const double bytes = double(kc::dev_matrix_bytes(t, N, K)) + double(M) * double(K + N) * 4;
     char label[96];
-    std::snprintf(label, sizeof label, "%s M=%lld%s", name, (long long)M, fast && M > kc::kGemvMaxM ? " (tensor cores)" : "");
+    std::snprintf(label, sizeof label, "%s M=%lld%s", name, (long long)M,
+                  M <= kc::kGemvMaxM ? (gemv_rows ? (" R=" + std::to_string(gemv_rows)).c_str() : "")
+                  : a.blas            ? " (cublas)"
+                  : fast              ? " (tensor cores)"
+                                      : "");
     report(label, ms, bytes, 2.0 * double(M) * double(N) * double(K));
 }
 
-void bench_scan(gpu::Runtime& rt, void* s, std::mt19937& rng, int64_t T, int64_t n_segs) {
+void bench_scan(gpu::Runtime& rt, void* s, std::mt19937& rng, int64_t T, int64_t n_segs, int ns = 0) {
     const int64_t di = 8192, ds = 16, R = 256, nx = R + 2 * ds, rows = T * n_segs;
     DevVec<float> u(rt, random_floats(rng, size_t(rows * di), -1, 1)), dt(rt, random_floats(rng, size_t(rows * di), -4, 0)),
         xdbl(rt, random_floats(rng, size_t(rows * nx), -1, 1)), xz(rt, random_floats(rng, size_t(rows * 2 * di), -1, 1)),
@@ -610,11 +658,13 @@ void bench_scan(gpu::Runtime& rt, void* s, std::mt19937& rng, int64_t T, int64_t
     a.max_T = T;
     a.bc_norm = true;
     a.eps = 1e-5f;
+    a.states_per_lane = ns;
     const double ms = rt.time_ms(s, [&] { rt.scan(a, s); }, 20);
     // u, dt, z in and y out per (t, channel); B, C per t; the state in and out.
     const double bytes = double(rows) * double(di) * 16 + double(rows) * 2 * ds * 4 + double(n_segs) * di * ds * 8;
     char label[96];
-    std::snprintf(label, sizeof label, "scan T=%lld x %lld seq d_inner=8192 d_state=16", (long long)T, (long long)n_segs);
+    std::snprintf(label, sizeof label, "scan T=%lld x %lld seq d_inner=8192 d_state=16%s", (long long)T, (long long)n_segs,
+                  ns ? (" NS=" + std::to_string(ns)).c_str() : "");
     report(label, ms, bytes, 0);
 }
 
@@ -629,10 +679,23 @@ TEST_CASE("cuda: kernel timings at the falcon-mamba-7b shape", "[.][cudabench]")
     bench_scan(*rt, s, rng, 2048, 1);
     bench_scan(*rt, s, rng, 1, 64);
     bench_scan(*rt, s, rng, 1, 1);
+    for (int ns : {2, 4}) {  // the variants (states per lane)
+        bench_scan(*rt, s, rng, 2048, 1, ns);
+        bench_scan(*rt, s, rng, 1, 64, ns);
+        bench_scan(*rt, s, rng, 1, 1, ns);
+    }
+    bench_scan(*rt, s, rng, 512, 1);
+    bench_scan(*rt, s, rng, 64, 64);
     auto matrix = [&](int64_t N, int64_t K) {
         return std::make_unique<DeviceMatrix>(*rt, random_matrix(rng, WeightType::q8_0, N, K, /*dequantize=*/false));
     };
     const auto in = matrix(16384, 4096), out = matrix(4096, 8192), x = matrix(288, 8192), dt = matrix(8192, 256);
+    for (int R : {2, 4})  // the GEMV variants (weight rows per warp)
+        for (int64_t M : {1, 4}) {
+            bench_matmul(*rt, s, rng, "in_proj 16384x4096 q8_0", *in, M, true, R);
+            bench_matmul(*rt, s, rng, "out_proj 4096x8192 q8_0", *out, M, true, R);
+            bench_matmul(*rt, s, rng, "x_proj 288x8192 q8_0", *x, M, true, R);
+        }
     for (int64_t M : {1, 4, 64, 2048}) {
         bench_matmul(*rt, s, rng, "in_proj 16384x4096 q8_0", *in, M, true);
         bench_matmul(*rt, s, rng, "out_proj 4096x8192 q8_0", *out, M, true);
@@ -640,6 +703,17 @@ TEST_CASE("cuda: kernel timings at the falcon-mamba-7b shape", "[.][cudabench]")
         bench_matmul(*rt, s, rng, "x_proj 288x8192 q8_0", *x, M, true);
         bench_matmul(*rt, s, rng, "dt_proj 8192x256 q8_0", *dt, M, true);
     }
+    for (int64_t M : {16, 64, 128, 512, 2048}) {  // cuBLAS (with the Q8_0 -> f16 dequantization) vs the WMMA kernel
+        bench_matmul(*rt, s, rng, "in_proj 16384x4096 q8_0", *in, M, true, 0, true);
+        bench_matmul(*rt, s, rng, "out_proj 4096x8192 q8_0", *out, M, true, 0, true);
+        if (M == 16 || M == 128) bench_matmul(*rt, s, rng, "in_proj 16384x4096 q8_0", *in, M, true);
+        if (M <= 128) {
+            bench_matmul(*rt, s, rng, "x_proj 288x8192 q8_0", *x, M, true, 0, true);
+            bench_matmul(*rt, s, rng, "dt_proj 8192x256 q8_0", *dt, M, true, 0, true);
+        }
+    }
+    bench_matmul(*rt, s, rng, "x_proj 288x8192 q8_0", *x, 2048, true, 0, true);
+    bench_matmul(*rt, s, rng, "dt_proj 8192x256 q8_0", *dt, 2048, true, 0, true);
     bench_matmul(*rt, s, rng, "in_proj 16384x4096 q8_0, f32 tiles", *in, 2048, false);
     bench_matmul(*rt, s, rng, "lm head 65024x4096 q8_0", *matrix(65024, 4096), 1, true);
     rt->destroy_stream(s);

@@ -15,4 +15,10 @@ void rms(const RmsArgs& a, void* stream);
 void embed(const EmbedArgs& a, void* stream);
 void repack(const RepackArgs& a, void* stream);
 
+// cuBLAS for prefill matmuls (blas.cu): loaded on first use; none of these throw.
+bool blas_available();
+void* blas_create(void* stream, void* workspace, size_t workspace_bytes);  // nullptr: unavailable
+void blas_destroy(void* handle);
+bool blas_eligible(const MatmulArgs& a);  // matmul() then takes the cuBLAS path
+
 }  // namespace kaa::kernels::cuda

@@ -27,6 +27,37 @@ constexpr int kTcPad = 8;  // halfs of padding per shared row (keeps 16-byte ali
 constexpr int kTcThreads = 256;
 
 // ---- activations: f32 rows -> scaled f16 rows of ld elements (zero padded) -------------------
+// Helpers for one row per block (kRowThreads threads; red: kRowThreads / 32 floats), shared
+// with blas.cu. The row's RMS-norm scale (1 without the norm):
+KAA_DEV float tc_norm_scale(const MatmulArgs& a, const float* x, float* red) {
+    if (!a.norm) return 1.0f;
+    float ss = 0.0f;
+    for (int64_t k = threadIdx.x; k < a.w.cols; k += kRowThreads) ss += x[k] * x[k];
+    return inv_rms(block_sum(ss, red), a.w.cols, a.eps);
+}
+// Element k of the (normed) row.
+KAA_DEV float tc_value(const MatmulArgs& a, const float* x, float scale, int64_t k) {
+    return a.norm ? x[k] * scale * (a.norm_w ? a.norm_w[k] : 1.0f) : x[k];
+}
+// The row's largest magnitude, in every thread.
+KAA_DEV float tc_row_max(const MatmulArgs& a, const float* x, float scale, float* red) {
+    float mx = 0.0f;
+    for (int64_t k = threadIdx.x; k < a.w.cols; k += kRowThreads) mx = fmaxf(mx, fabsf(tc_value(a, x, scale, k)));
+    mx = warp_max(mx);
+    __syncthreads();  // red may still be read by block_sum's threads
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
+    __syncthreads();
+    mx = 0.0f;
+    for (int w = 0; w < kRowThreads / 32; ++w) mx = fmaxf(mx, red[w]);
+    return mx;
+}
+// e with mx * 2^-e in [2^14, 2^15); zeros (or non-finite values) keep e = 0.
+KAA_DEV int tc_exponent(float mx) {
+    if (!(mx > 0.0f && mx <= 3.0e38f)) return 0;
+    const int e = int((__float_as_uint(mx) >> 23) & 0xff) - 127 - 14;  // floor(log2 mx) - 14 for normals
+    return e < -100 ? -100 : (e > 100 ? 100 : e);
+}
+
 // One block per row. xh: M x ld halfs; xscale[m] = 2^e.
 template <int = 0>  // a template: defined in every .cu that launches it, once in the program
 __global__ void __launch_bounds__(kRowThreads) tc_prep_kernel(MatmulArgs a) {
@@ -34,29 +65,10 @@ __global__ void __launch_bounds__(kRowThreads) tc_prep_kernel(MatmulArgs a) {
     const int64_t m = blockIdx.x, K = a.w.cols, ld = a.w.ld;
     const float* x = a.x + m * a.ldx;
     half* xh = static_cast<half*>(a.xh) + m * ld;
-    float scale = 1.0f;
-    if (a.norm) {
-        float ss = 0.0f;
-        for (int64_t k = threadIdx.x; k < K; k += kRowThreads) ss += x[k] * x[k];
-        scale = inv_rms(block_sum(ss, red), K, a.eps);
-    }
-    auto value = [&](int64_t k) { return a.norm ? x[k] * scale * (a.norm_w ? a.norm_w[k] : 1.0f) : x[k]; };
-    float mx = 0.0f;
-    for (int64_t k = threadIdx.x; k < K; k += kRowThreads) mx = fmaxf(mx, fabsf(value(k)));
-    mx = warp_max(mx);
-    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
-    __syncthreads();
-    mx = 0.0f;
-    for (int w = 0; w < kRowThreads / 32; ++w) mx = fmaxf(mx, red[w]);
-    // e with mx * 2^-e in [2^14, 2^15); rows of zeros (or non-finite values) keep e = 0.
-    int e = 0;
-    if (mx > 0.0f && mx <= 3.0e38f) {
-        const int exponent = int((__float_as_uint(mx) >> 23) & 0xff) - 127;  // floor(log2 mx) for normals
-        e = exponent - 14;
-        e = e < -100 ? -100 : (e > 100 ? 100 : e);
-    }
+    const float scale = tc_norm_scale(a, x, red);
+    const int e = tc_exponent(tc_row_max(a, x, scale, red));
     const float inv = pow2(-e);
-    for (int64_t k = threadIdx.x; k < ld; k += kRowThreads) xh[k] = __float2half_rn(k < K ? value(k) * inv : 0.0f);
+    for (int64_t k = threadIdx.x; k < ld; k += kRowThreads) xh[k] = __float2half_rn(k < K ? tc_value(a, x, scale, k) * inv : 0.0f);
     if (threadIdx.x == 0) a.xscale[m] = pow2(e);
 }
 
@@ -133,12 +145,13 @@ struct TcTileLoader {
     }
 };
 
-// Splits of K for a grid of `tiles` blocks: enough to give every multiprocessor about two
-// blocks, at most 8, at least 4 K steps each, and the partial sums must fit in a.part.
+// Splits of K for a grid of `tiles` blocks: enough to give every multiprocessor about four
+// blocks, at most 64, at least 4 K steps each, and the partial sums must fit in a.part.
+// (x_proj at 64 rows is 3 tiles of K = 8192: 8 splits left it at 63 us on an H200.)
 inline int tc_ksplit(const MatmulArgs& a, int64_t tiles) {
     int ks = 1;
     const int64_t steps = a.w.ld / kTcBK;
-    while (ks < 8 && tiles * ks < 2 * int64_t(a.sm_count) && steps >= 8 * ks &&
+    while (ks < 64 && tiles * ks < 4 * int64_t(a.sm_count) && steps >= 8 * ks &&
            int64_t(2 * ks) * a.M * a.w.rows <= a.part_floats)
         ks *= 2;
     return ks;

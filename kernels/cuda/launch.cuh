@@ -13,19 +13,58 @@
 
 namespace kaa::kernels::cuda {
 
+template <class L, int R, int MM>
+void launch_gemv(L& launch, const MatmulArgs& a, const GemvPlan& plan) {
+    const dim3 grid(unsigned(plan.blocks)), block(kGemvThreads);
+    switch (a.w.type) {
+        case WeightType::q8_0: launch(gemv_kernel<WeightType::q8_0, R, MM>, grid, block, a, plan.ksplit); break;
+        case WeightType::f16: launch(gemv_kernel<WeightType::f16, R, MM>, grid, block, a, plan.ksplit); break;
+        case WeightType::bf16: launch(gemv_kernel<WeightType::bf16, R, MM>, grid, block, a, plan.ksplit); break;
+        case WeightType::f32: launch(gemv_kernel<WeightType::f32, R, MM>, grid, block, a, plan.ksplit); break;
+    }
+}
+
+template <class L, int MM>
+void launch_gemv_rows(L& launch, const MatmulArgs& a) {
+    const GemvPlan plan = gemv_plan(a.w, a.sm_count, gemv_rows(a));
+    switch (plan.rows) {
+        case 4: launch_gemv<L, 4, MM>(launch, a, plan); break;
+        default: launch_gemv<L, 2, MM>(launch, a, plan); break;
+    }
+}
+
+// The RMS norm of a.x's rows into a.tmp (M x K) by rms_rows_kernel, once per row: the
+// arguments of a plain matmul on them.
+template <class L>
+MatmulArgs launch_prenorm(L& launch, const MatmulArgs& a) {
+    MatmulArgs b = a;
+    if (!a.norm) return b;
+    RmsArgs r;
+    r.x = a.x;
+    r.ldx = a.ldx;
+    r.w = a.norm_w;
+    r.y = a.tmp;
+    r.ldy = a.w.cols;
+    r.n_rows = a.M;
+    r.n = a.w.cols;
+    r.eps = a.eps;
+    launch(rms_rows_kernel<>, dim3(unsigned(a.M)), dim3(kRowThreads), r);
+    b.x = a.tmp;
+    b.ldx = a.w.cols;
+    b.norm = false;
+    return b;
+}
+
 template <class L>
 void launch_matmul(L& launch, const MatmulArgs& a) {
     if (a.M <= 0) return;
     switch (matmul_path(a)) {
         case MatmulPath::gemv: {
-            const GemvPlan plan = gemv_plan(a.w, a.sm_count);
-            const dim3 grid(unsigned(plan.blocks)), block(kGemvThreads);
-            switch (a.w.type) {
-                case WeightType::q8_0: launch(gemv_kernel<WeightType::q8_0>, grid, block, a, plan.ksplit); break;
-                case WeightType::f16: launch(gemv_kernel<WeightType::f16>, grid, block, a, plan.ksplit); break;
-                case WeightType::bf16: launch(gemv_kernel<WeightType::bf16>, grid, block, a, plan.ksplit); break;
-                case WeightType::f32: launch(gemv_kernel<WeightType::f32>, grid, block, a, plan.ksplit); break;
-            }
+            // Normed rows first: in the GEMV every block would recompute each row's norm
+            // (measured on an H200: in_proj's GEMV then took ~3x as long).
+            const MatmulArgs b = launch_prenorm(launch, a);
+            if (b.M == 1) launch_gemv_rows<L, 1>(launch, b);
+            else launch_gemv_rows<L, kGemvMaxM>(launch, b);
             return;
         }
         case MatmulPath::tensor_core: {
@@ -44,22 +83,7 @@ void launch_matmul(L& launch, const MatmulArgs& a) {
             return;
         }
         case MatmulPath::f32_tiles: {
-            MatmulArgs b = a;
-            if (a.norm) {  // normed rows into tmp (M x K), then a plain GEMM on them
-                RmsArgs r;
-                r.x = a.x;
-                r.ldx = a.ldx;
-                r.w = a.norm_w;
-                r.y = a.tmp;
-                r.ldy = a.w.cols;
-                r.n_rows = a.M;
-                r.n = a.w.cols;
-                r.eps = a.eps;
-                launch(rms_rows_kernel<>, dim3(unsigned(a.M)), dim3(kRowThreads), r);
-                b.x = a.tmp;
-                b.ldx = a.w.cols;
-                b.norm = false;
-            }
+            const MatmulArgs b = launch_prenorm(launch, a);  // normed rows into tmp, then a plain GEMM
             const dim3 grid = gemm_f32_grid(a.M, a.w.rows), block(kGemmThreads);
             switch (a.w.type) {
                 case WeightType::q8_0: launch(gemm_f32_kernel<WeightType::q8_0>, grid, block, b); break;
@@ -79,17 +103,38 @@ void launch_conv(L& launch, const ConvArgs& a) {
     else launch(conv_kernel<0>, conv_grid(a), dim3(kConvThreads), a);
 }
 
+// scan_kernel (a sequence) or scan_step_kernel (a decode step) for G = scan_lanes(d_state,
+// NS): with d_state <= kMaxDState (64), G <= 32 for NS 2 and <= 16 for NS 4.
+template <int G, int NS>
+struct ScanKernels {
+    static constexpr auto whole = scan_kernel<G, NS>;
+    static constexpr auto step = scan_step_kernel<G, NS>;
+};
+
+template <class L, int NS>
+void launch_scan_ns(L& launch, const ScanArgs& a) {
+    static_assert(kMaxDState == 64 && (NS == 2 || NS == 4), "scan variants");
+    const bool step = a.max_T == 1;
+    auto go = [&](auto kernels, dim3 grid) {
+        using Ks = decltype(kernels);
+        if (step) launch(Ks::step, grid, dim3(kScanThreads), a);
+        else launch(Ks::whole, grid, dim3(kScanThreads), a);
+    };
+    switch (scan_lanes(a.p.d_state, NS)) {
+        case 1: go(ScanKernels<1, NS>{}, scan_grid<1>(a)); break;
+        case 2: go(ScanKernels<2, NS>{}, scan_grid<2>(a)); break;
+        case 4: go(ScanKernels<4, NS>{}, scan_grid<4>(a)); break;
+        case 8: go(ScanKernels<8, NS>{}, scan_grid<8>(a)); break;
+        case 16: go(ScanKernels<16, NS>{}, scan_grid<16>(a)); break;
+        default: go(ScanKernels<(NS == 2 ? 32 : 16), NS>{}, scan_grid<(NS == 2 ? 32 : 16)>(a)); break;
+    }
+}
+
 template <class L>
 void launch_scan(L& launch, const ScanArgs& a) {
     if (a.n_segs <= 0 || a.max_T <= 0) return;
-    const dim3 block(kScanThreads);
-    switch (scan_lanes(a.p.d_state)) {
-        case 1: launch(scan_kernel<1>, scan_grid<1>(a), block, a); break;
-        case 2: launch(scan_kernel<2>, scan_grid<2>(a), block, a); break;
-        case 4: launch(scan_kernel<4>, scan_grid<4>(a), block, a); break;
-        case 8: launch(scan_kernel<8>, scan_grid<8>(a), block, a); break;
-        default: launch(scan_kernel<16>, scan_grid<16>(a), block, a); break;  // d_state <= kMaxDState
-    }
+    if (scan_states_per_lane(a) == 4) launch_scan_ns<L, 4>(launch, a);
+    else launch_scan_ns<L, 2>(launch, a);
 }
 
 template <class L>

@@ -62,7 +62,7 @@ struct MatmulArgs {
     // (activations rounded to f16 after an exact power-of-two row scale).
     bool fast = false;
     // Device scratch for M x ld (ld = w.ld) staged activations: f32 (normed rows for the
-    // f32 GEMM), half (tensor cores), and one scale per row.
+    // GEMV and the f32 GEMM: required with `norm`), half (tensor cores), one scale per row.
     float* tmp = nullptr;
     void* xh = nullptr;
     float* xscale = nullptr;
@@ -70,7 +70,18 @@ struct MatmulArgs {
     float* part = nullptr;
     int64_t part_floats = 0;
     int sm_count = 1;  // of the device, to size the GEMV's split of K
+    int gemv_rows = 0;  // 2 or 4 weight rows per warp to force a GEMV variant (benchmarks); 0: chosen
+    // cuBLAS (kernels/cuda/blas.cu) for M >= kBlasMinM under Precision::fast, when given a
+    // handle (cublasHandle_t, on this stream) and scratch: Q8_0 weights dequantized to f16
+    // (rows x ld halfs) and 4 device floats. The CPU emulation has none.
+    void* blas = nullptr;
+    void* wh = nullptr;
+    int64_t wh_halfs = 0;
+    float* blas_scalars = nullptr;
+    int64_t blas_min_m = 0;  // benchmarks: cuBLAS from this M on; 0: kBlasMinM
 };
+
+constexpr int64_t kBlasMinM = 128;
 
 // Which kernel a matmul gets: GEMV for decode-sized M (at most kGemvMaxM rows); tensor
 // cores for Q8_0 / F16 under Precision::fast when the caller gave the staging buffers;
@@ -104,6 +115,7 @@ struct ScanArgs {
     int64_t state_offset = 0;   // floats from a state's start to this layer's SSM state
     bool bc_norm = false;       // weightless RMS norm of each B and C row first (Falcon-Mamba)
     float eps = 0.0f;
+    int states_per_lane = 0;    // 2 or 4 to force a kernel variant (benchmarks); 0: chosen
 };
 
 // y[r] = rmsnorm(x[rows ? rows[r] : r]) * (w ? w : 1), for r < n_rows; y may alias x.

@@ -2,10 +2,14 @@
 // Every entry point selects the runtime's device first: Sessions may run on any thread.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "cuda/runtime.hpp"
 #include "kaa/error.hpp"
@@ -34,10 +38,102 @@ std::string mib(uint64_t bytes) {
     return buf;
 }
 
+// KAA_CUDA_PROFILE=1: every launch outside a graph capture is timed with a pair of CUDA
+// events, summed per kernel and shape, and printed to stderr when the runtime goes away
+// (the last Model using the device). The device forward pass then skips its decode
+// graphs, so each launch is seen; compare with a normal run for the graphs' effect.
+class KernelProfile {
+public:
+    static bool enabled() {
+        const char* v = std::getenv("KAA_CUDA_PROFILE");
+        return v && *v && std::strcmp(v, "0") != 0;
+    }
+    template <class F>
+    void run(const std::string& name, cudaStream_t s, F&& launch) {
+        cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+        cudaStreamIsCapturing(s, &st);
+        if (st != cudaStreamCaptureStatusNone) return launch();
+        cudaEvent_t e0 = nullptr, e1 = nullptr;
+        cudaEventCreate(&e0);
+        cudaEventCreate(&e1);
+        cudaEventRecord(e0, s);
+        launch();
+        cudaEventRecord(e1, s);
+        std::lock_guard<std::mutex> lk(mu_);
+        pending_.push_back({name, e0, e1});
+        if (pending_.size() > 4096) collect(true);
+    }
+    // Adds finished timings to the totals (all of them, waiting, when `wait`).
+    void collect(bool wait) {
+        std::vector<Rec> left;
+        for (Rec& r : pending_) {
+            if (wait) cudaEventSynchronize(r.e1);
+            else if (cudaEventQuery(r.e1) != cudaSuccess) {
+                cudaGetLastError();
+                left.push_back(r);
+                continue;
+            }
+            float ms = 0.0f;
+            cudaEventElapsedTime(&ms, r.e0, r.e1);
+            Total& t = totals_[r.name];
+            t.ms += ms;
+            ++t.calls;
+            cudaEventDestroy(r.e0);
+            cudaEventDestroy(r.e1);
+        }
+        pending_.swap(left);
+    }
+    void after_sync() {
+        std::lock_guard<std::mutex> lk(mu_);
+        collect(false);
+    }
+    void print() {
+        std::lock_guard<std::mutex> lk(mu_);
+        collect(true);
+        double all = 0;
+        std::vector<std::pair<std::string, Total>> v(totals_.begin(), totals_.end());
+        for (const auto& e : v) all += e.second.ms;
+        std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+        std::fprintf(stderr, "kaa cuda profile (KAA_CUDA_PROFILE): %.3f ms in kernels\n", all);
+        std::fprintf(stderr, "  %-48s %8s %11s %10s %6s\n", "kernel", "calls", "total ms", "mean us", "share");
+        for (const auto& e : v)
+            std::fprintf(stderr, "  %-48s %8lld %11.3f %10.2f %5.1f%%\n", e.first.c_str(), (long long)e.second.calls,
+                         e.second.ms, 1e3 * e.second.ms / double(e.second.calls), 100.0 * e.second.ms / (all > 0 ? all : 1));
+    }
+
+private:
+    struct Rec {
+        std::string name;
+        cudaEvent_t e0, e1;
+    };
+    struct Total {
+        double ms = 0;
+        int64_t calls = 0;
+    };
+    std::mutex mu_;
+    std::vector<Rec> pending_;
+    std::map<std::string, Total> totals_;
+};
+
+std::string matmul_name(const kc::MatmulArgs& a) {
+    const char* path = "f32 tiles";
+    if (kc::blas_eligible(a)) return "matmul " + std::to_string(a.w.rows) + "x" + std::to_string(a.w.cols) + " M=" + std::to_string(a.M) + " cublas";
+    switch (kc::matmul_path(a)) {
+        case kc::MatmulPath::gemv: path = "gemv"; break;
+        case kc::MatmulPath::tensor_core: path = "tensor cores"; break;
+        case kc::MatmulPath::f32_tiles: break;
+    }
+    return "matmul " + std::to_string(a.w.rows) + "x" + std::to_string(a.w.cols) + " M=" + std::to_string(a.M) + " " +
+           path;
+}
+
 class CudaRuntime final : public Runtime {
 public:
-    explicit CudaRuntime(const DeviceInfo& info) : info_(info) {}
+    explicit CudaRuntime(const DeviceInfo& info) : info_(info) {
+        if (KernelProfile::enabled()) profile_ = std::make_unique<KernelProfile>();
+    }
     ~CudaRuntime() override {
+        if (profile_) profile_->print();
         use();
         for (int i = 0; i < 2; ++i) {
             if (up_buf_[i]) cudaFreeHost(up_buf_[i]);
@@ -109,7 +205,9 @@ public:
     void sync(void* s) override {
         use();
         check(cudaStreamSynchronize(cs(s)), "a kernel failed");
+        if (profile_) profile_->after_sync();
     }
+    bool profiling() const override { return profile_ != nullptr; }
 
     void to_device(void* dst, const void* host, size_t bytes, void* s) override {
         use();
@@ -158,23 +256,25 @@ public:
 
     void matmul(const kc::MatmulArgs& a, void* s) override {
         use();
-        kc::matmul(a, s);
+        launch(s, [&] { return matmul_name(a); }, [&] { kc::matmul(a, s); });
     }
     void conv(const kc::ConvArgs& a, void* s) override {
         use();
-        kc::conv(a, s);
+        launch(s, [&] { return "conv T=" + std::to_string(a.max_T) + " segments " + std::to_string(a.n_segs); },
+               [&] { kc::conv(a, s); });
     }
     void scan(const kc::ScanArgs& a, void* s) override {
         use();
-        kc::scan(a, s);
+        launch(s, [&] { return "scan T=" + std::to_string(a.max_T) + " segments " + std::to_string(a.n_segs); },
+               [&] { kc::scan(a, s); });
     }
     void rms(const kc::RmsArgs& a, void* s) override {
         use();
-        kc::rms(a, s);
+        launch(s, [&] { return "rms rows " + std::to_string(a.n_rows); }, [&] { kc::rms(a, s); });
     }
     void embed(const kc::EmbedArgs& a, void* s) override {
         use();
-        kc::embed(a, s);
+        launch(s, [&] { return "embed rows " + std::to_string(a.n); }, [&] { kc::embed(a, s); });
     }
     void repack(const kc::RepackArgs& a, void* s) override {
         use();
@@ -210,6 +310,31 @@ public:
         cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
     }
 
+    void* create_blas(void* s) override {
+        if (!kc::blas_available()) return nullptr;
+        void* ws = alloc(kBlasWorkspace, "cuBLAS workspace");
+        void* h = kc::blas_create(s, ws, kBlasWorkspace);
+        if (!h) {
+            release(ws);
+            return nullptr;
+        }
+        std::lock_guard<std::mutex> lk(blas_mu_);
+        blas_ws_[h] = ws;
+        return h;
+    }
+    void destroy_blas(void* handle) noexcept override {
+        if (!handle) return;
+        use();
+        kc::blas_destroy(handle);
+        void* ws = nullptr;
+        {
+            std::lock_guard<std::mutex> lk(blas_mu_);
+            ws = blas_ws_[handle];
+            blas_ws_.erase(handle);
+        }
+        release(ws);
+    }
+
     double time_ms(void* s, const std::function<void()>& body, int reps) override {
         use();
         cudaEvent_t e0 = nullptr, e1 = nullptr;
@@ -234,7 +359,15 @@ public:
     }
 
 private:
+    // A launch, timed under KAA_CUDA_PROFILE.
+    template <class Name, class F>
+    void launch(void* s, Name&& name, F&& f) {
+        if (profile_) profile_->run(name(), cs(s), f);
+        else f();
+    }
+
     static constexpr size_t kUploadChunk = size_t(32) << 20;
+    static constexpr size_t kBlasWorkspace = size_t(32) << 20;
     static cudaStream_t cs(void* s) { return static_cast<cudaStream_t>(s); }
     // Switches only when needed: inside a graph capture the device is already current.
     void use() const {
@@ -243,6 +376,9 @@ private:
     }
 
     DeviceInfo info_;
+    std::unique_ptr<KernelProfile> profile_;
+    std::mutex blas_mu_;
+    std::map<void*, void*> blas_ws_;  // cuBLAS handle -> its workspace
     std::mutex up_mu_;
     cudaStream_t up_stream_ = nullptr;
     void* up_buf_[2] = {nullptr, nullptr};

@@ -86,6 +86,14 @@ public:
     // the split-K partial sums of tensor-core GEMMs of up to kSplitRows rows.
     Buffer tmp, xh, xscale, part;
     int64_t part_floats = 0;
+    // cuBLAS for prefill (kernels/cuda/blas.cu), set up by the first call of at least
+    // kBlasMinM tokens under Precision::fast: its handle, Q8_0 weights dequantized to f16
+    // (the largest layer matrix) and the GEMM's scale factors. Stays off
+    // without cuBLAS or memory for the scratch: the tensor-core kernels do the work then.
+    void* blas = nullptr;
+    bool blas_tried = false;
+    Buffer wh, blas_scalars;
+    void setup_blas();
     // Per-call inputs: token ids, segment table, rows of h that get logits; packed the
     // same way on the host (page-locked) and the device, one copy per call.
     Buffer params_host, params_dev;

@@ -70,7 +70,28 @@ SessionDevice::SessionDevice(const ModelImpl& model, int64_t cap)
 
 SessionDevice::~SessionDevice() {
     drop_graphs();
+    rt.destroy_blas(blas);
     rt.destroy_stream(stream);
+}
+
+void SessionDevice::setup_blas() {
+    blas_tried = true;
+    if (m.params.precision != Precision::fast || capacity < kc::kBlasMinM) return;
+    int64_t halfs = 0;
+    for (const DeviceLayer& D : dm.layers)
+        for (const kc::DevMatrix* w : {&D.in, &D.x, &D.dt, &D.out})
+            if (w->type == kaa::kernels::WeightType::q8_0) halfs = std::max(halfs, w->rows * w->ld);
+    blas = rt.create_blas(stream);
+    if (!blas) return;
+    try {
+        wh = Buffer(rt, size_t(halfs) * 2, "prefill f16 weights");
+        blas_scalars = Buffer(rt, floats(4), "cuBLAS scalars");
+    } catch (const Error&) {  // no room: the tensor-core kernels instead
+        wh = Buffer();
+        blas_scalars = Buffer();
+        rt.destroy_blas(blas);
+        blas = nullptr;
+    }
 }
 
 void SessionDevice::drop_graphs() noexcept {
@@ -136,6 +157,10 @@ void issue(SessionDevice& s, const ParamsLayout& L, int64_t n_tokens, int n_segs
     mm.part = s.part.get<float>();
     mm.part_floats = s.part_floats;
     mm.sm_count = rt.info().sm_count;
+    mm.blas = s.blas;
+    mm.wh = s.wh.get();
+    mm.wh_halfs = int64_t(s.wh.bytes() / 2);
+    mm.blas_scalars = s.blas_scalars.get<float>();
     auto matmul = [&](const kc::DevMatrix& w, const float* x, int64_t ldx, float* out, int64_t ldy, int64_t M,
                       bool accumulate, bool norm, const float* norm_w) {
         kc::MatmulArgs a = mm;
@@ -266,8 +291,9 @@ void forward(const ModelImpl& m, SessionDevice& s, const Segment* segs, size_t n
         s.logit_rows_cap = n_rows;
     }
 
+    if (!s.blas_tried && n_tokens >= kc::kBlasMinM) s.setup_blas();
     auto body = [&] { issue(s, L, n_tokens, int(n_segs), max_T, n_rows); };
-    if (decode) {
+    if (decode && !s.rt.profiling()) {
         const auto key = std::make_pair(int64_t(n_segs), n_rows);
         auto it = s.graphs.find(key);
         if (it == s.graphs.end()) {

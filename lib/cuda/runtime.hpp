@@ -45,6 +45,8 @@ public:
     virtual void* create_stream() = 0;
     virtual void destroy_stream(void* s) noexcept = 0;
     virtual void sync(void* s) = 0;  // waits, and throws Error(internal) for a failed kernel
+    // True when launches are being timed one by one (KAA_CUDA_PROFILE): no graphs then.
+    virtual bool profiling() const { return false; }
 
     // Asynchronous copies on a stream (host side page-locked), and a fill with zeros.
     virtual void to_device(void* dst, const void* host, size_t bytes, void* s) = 0;
@@ -70,6 +72,11 @@ public:
     virtual void* capture(void* s, const std::function<void()>& body) = 0;
     virtual void replay(void* graph, void* s) = 0;
     virtual void destroy_graph(void* graph) noexcept = 0;
+
+    // A cuBLAS handle bound to stream `s` (MatmulArgs::blas), or nullptr where there is
+    // no cuBLAS (the emulation, a machine without libcublas).
+    virtual void* create_blas(void* s) { (void)s; return nullptr; }
+    virtual void destroy_blas(void* handle) noexcept { (void)handle; }
 
     // Milliseconds per run of `body` on stream `s` (events around `reps` runs after one
     // warm-up), for benchmarks.
