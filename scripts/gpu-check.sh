@@ -4,8 +4,11 @@
 # golden suite on the GPU, CPU-vs-GPU agreement on random shapes, state round trips,
 # threads, the kernels against the scalar reference), kernel timings with CUDA events,
 # kaa-bench on a synthetic falcon-mamba-7b-shape Q8_0 model (64 layers: decode, pp2048,
-# 64 sessions batched), and a plain PyTorch selective scan as a baseline. Every step has
-# a time limit; a failed step is reported and the script goes on to the summary.
+# 64 sessions batched; exact precision; a KAA_CUDA_PROFILE per-kernel table), a plain
+# PyTorch selective scan as a baseline, compute-sanitizer memcheck on the kernel tests and
+# Nsight Compute on the scan (where the runtime allows them). Every step has a time
+# limit; a failed step is reported and the script goes on to the summary. On an H200 the
+# whole run takes about 100 s (docs/PERFORMANCE.md holds its figures).
 #
 # The GPU machine needs CUDA (nvcc), CMake, ninja or make, a C++ compiler; no network.
 # Eigen, xsimd, Catch2 and nlohmann_json are header-only: they come from a bundle made on

@@ -298,16 +298,12 @@ TEST_CASE("cuda: device sessions give the CPU's logits on random shapes", "[cuda
     }
     // Prefill chunks of at least kBlasMinM tokens: the cuBLAS path (where libcublas loads).
     for (TensorType t : {TensorType::q8_0, TensorType::f16}) {
-        SynthSpec s;
-        s.type = t;
+        SynthSpec s = small_spec(t, false, 5, 2);
         s.d_model = 256;
         s.d_inner = 544;
-        s.d_state = 16;
         s.dt_rank = 16;
-        s.n_layer = 2;
         s.n_vocab = 700;
         s.dt_b_c_rms = true;
-        s.seed = 5;
         check_agreement(Where::cuda, s, 300, 256, 3, true);
     }
 }

@@ -92,13 +92,10 @@ __global__ void __launch_bounds__(kRowThreads) blas_rowmax_kernel(MatmulArgs a) 
 
 __global__ void __launch_bounds__(kRowThreads) blas_convert_kernel(MatmulArgs a) {
     __shared__ float red[kRowThreads / 32];
-    const int64_t m = blockIdx.x, K = a.w.cols, ld = a.w.ld;
+    const int64_t m = blockIdx.x;
     const float* x = a.x + m * a.ldx;
-    half* xh = static_cast<half*>(a.xh) + m * ld;
-    const float scale = tc_norm_scale(a, x, red);
     const int e = tc_exponent(__uint_as_float(*reinterpret_cast<const unsigned*>(a.blas_scalars)));
-    const float inv = pow2(-e);
-    for (int64_t k = threadIdx.x; k < ld; k += kRowThreads) xh[k] = __float2half_rn(k < K ? tc_value(a, x, scale, k) * inv : 0.0f);
+    tc_store_half_row(a, m, x, tc_norm_scale(a, x, red), e);
     if (m == 0 && threadIdx.x == 0) {
         a.blas_scalars[1] = pow2(e);
         a.blas_scalars[2] = a.accumulate ? 1.0f : 0.0f;

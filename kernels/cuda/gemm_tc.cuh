@@ -58,17 +58,23 @@ KAA_DEV int tc_exponent(float mx) {
     return e < -100 ? -100 : (e > 100 ? 100 : e);
 }
 
+// Row m of xh (ld halfs, zero past K): the (normed) row times 2^-e, rounded to f16.
+KAA_DEV void tc_store_half_row(const MatmulArgs& a, int64_t m, const float* x, float scale, int e) {
+    half* xh = static_cast<half*>(a.xh) + m * a.w.ld;
+    const float inv = pow2(-e);
+    for (int64_t k = threadIdx.x; k < a.w.ld; k += kRowThreads)
+        xh[k] = __float2half_rn(k < a.w.cols ? tc_value(a, x, scale, k) * inv : 0.0f);
+}
+
 // One block per row. xh: M x ld halfs; xscale[m] = 2^e.
 template <int = 0>  // a template: defined in every .cu that launches it, once in the program
 __global__ void __launch_bounds__(kRowThreads) tc_prep_kernel(MatmulArgs a) {
     __shared__ float red[kRowThreads / 32];
-    const int64_t m = blockIdx.x, K = a.w.cols, ld = a.w.ld;
+    const int64_t m = blockIdx.x;
     const float* x = a.x + m * a.ldx;
-    half* xh = static_cast<half*>(a.xh) + m * ld;
     const float scale = tc_norm_scale(a, x, red);
     const int e = tc_exponent(tc_row_max(a, x, scale, red));
-    const float inv = pow2(-e);
-    for (int64_t k = threadIdx.x; k < ld; k += kRowThreads) xh[k] = __float2half_rn(k < K ? tc_value(a, x, scale, k) * inv : 0.0f);
+    tc_store_half_row(a, m, x, scale, e);
     if (threadIdx.x == 0) a.xscale[m] = pow2(e);
 }
 
