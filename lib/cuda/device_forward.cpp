@@ -125,7 +125,9 @@ void zero_state(SessionDevice& s) {
 namespace {
 
 // Every launch of one forward call; `n_tokens` rows, `n_rows` of them get logits.
-void issue(SessionDevice& s, const ParamsLayout& L, int64_t n_tokens, int n_segs, int64_t max_T, int64_t n_rows) {
+// `captured`: being recorded into a graph, where cuBLAS is not used (untested there).
+void issue(SessionDevice& s, const ParamsLayout& L, int64_t n_tokens, int n_segs, int64_t max_T, int64_t n_rows,
+           bool captured) {
     const ModelImpl& m = s.m;
     const DeviceModel& dm = s.dm;
     Runtime& rt = s.rt;
@@ -157,7 +159,7 @@ void issue(SessionDevice& s, const ParamsLayout& L, int64_t n_tokens, int n_segs
     mm.part = s.part.get<float>();
     mm.part_floats = s.part_floats;
     mm.sm_count = rt.info().sm_count;
-    mm.blas = s.blas;
+    mm.blas = captured ? nullptr : s.blas;
     mm.wh = s.wh.get();
     mm.wh_halfs = int64_t(s.wh.bytes() / 2);
     mm.blas_scalars = s.blas_scalars.get<float>();
@@ -291,9 +293,10 @@ void forward(const ModelImpl& m, SessionDevice& s, const Segment* segs, size_t n
         s.logit_rows_cap = n_rows;
     }
 
-    if (!s.blas_tried && n_tokens >= kc::kBlasMinM) s.setup_blas();
-    auto body = [&] { issue(s, L, n_tokens, int(n_segs), max_T, n_rows); };
-    if (decode && !s.rt.profiling()) {
+    const bool graph = decode && !s.rt.profiling();
+    if (!graph && !s.blas_tried && n_tokens >= kc::kBlasMinM) s.setup_blas();
+    auto body = [&] { issue(s, L, n_tokens, int(n_segs), max_T, n_rows, graph); };
+    if (graph) {
         const auto key = std::make_pair(int64_t(n_segs), n_rows);
         auto it = s.graphs.find(key);
         if (it == s.graphs.end()) {
