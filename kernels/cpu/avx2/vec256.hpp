@@ -71,6 +71,13 @@ struct Vec256 {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     }
     static F load_f16(const uint16_t* p, Tail t) { return _mm256_cvtph_ps(load_u16_tail(p, t.n)); }
+    // The f16 at base + r * stride for each lane r (one gather; 4 bytes are read at each).
+    static F gather_f16(const uint8_t* base, int32_t stride) {
+        const __m256i idx = _mm256_mullo_epi32(lane_idx(), _mm256_set1_epi32(stride));
+        const __m256i v = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(base), idx, 1),
+                                           _mm256_set1_epi32(0xffff));
+        return _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+    }
     static F load_bf16(const uint16_t* p) {
         return bf16_bits(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
     }

@@ -65,6 +65,11 @@ struct Vec512 {
         return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     }
     static F load_f16(const uint16_t* p, Tail m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+    // The f16 at base + r * stride for each lane r (one gather; 4 bytes are read at each).
+    static F gather_f16(const uint8_t* base, int32_t stride) {
+        const __m512i v = _mm512_i32gather_epi32(_mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(stride)), base, 1);
+        return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+    }
     // bf16 is the top half of an f32: widen to 32 bits and shift into place.
     static F load_bf16(const uint16_t* p) {
         const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));

@@ -37,24 +37,30 @@ template <class V>
 void pack(const uint8_t* w, size_t row_bytes, int64_t n0, int64_t R, int64_t b0, int64_t b1, PackedBlock<V>* out) {
     constexpr int W = V::kW;
     const int64_t nbc = b1 - b0, groups = (R + W - 1) / W;
+    // Full groups gather their W scales at once (32-bit offsets: rows of < 128 MiB).
+    const bool gather = row_bytes < (size_t(1) << 27);
     for (int64_t g = 0; g < groups; ++g) {
         const int64_t rows = imin(W, R - g * W);
         const uint8_t* base = w + size_t(n0 + g * W) * row_bytes;
         for (int64_t b = b0; b < b1; ++b) {
             PackedBlock<V>& pb = out[g * nbc + (b - b0)];
             __m256i v[W];  // row r's 32 quants
-            alignas(2 * W) uint16_t h[W] = {};
             for (int r = 0; r < W; ++r) {
                 v[r] = _mm256_setzero_si256();
                 if (r < rows) {
                     const uint8_t* blk = base + size_t(r) * row_bytes + b * kQ8BlockBytes;
                     v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-                    std::memcpy(&h[r], blk, 2);
                 }
             }
             for (int r = 0; r < W; r += 8) transpose8x8(v + r);  // now v[r + j] = dword j of rows r..r+7
             for (int j = 0; j < 8; ++j) V::store_i(pb.wq[j], V::flip_sign_bits(V::join_quads(v, j)));
-            V::store(pb.ws, V::load_f16(h));
+            if (rows == W && gather) {
+                V::store(pb.ws, V::gather_f16(base + b * kQ8BlockBytes, int32_t(row_bytes)));
+            } else {
+                alignas(2 * W) uint16_t h[W] = {};
+                for (int r = 0; r < rows; ++r) std::memcpy(&h[r], base + size_t(r) * row_bytes + b * kQ8BlockBytes, 2);
+                V::store(pb.ws, V::load_f16(h));
+            }
         }
     }
 }
