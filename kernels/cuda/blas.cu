@@ -21,6 +21,8 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <string>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_kernels.hpp"
 #include "kernels/cuda/cuda_launch.cuh"
@@ -49,7 +51,7 @@ const Cublas& cublas() {
         const char* env = std::getenv("KAA_CUBLAS");
         const std::string names[] = {env ? env : "", "libcublas.so." + major, "/usr/local/cuda/lib64/libcublas.so." + major,
                                      "libcublas.so"};
-        void* lib = nullptr;
+        void* lib = nullptr;  // kept for the life of the process
         for (const std::string& n : names)
             if (!n.empty() && (lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
         if (!lib) return;

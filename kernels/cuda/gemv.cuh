@@ -7,12 +7,12 @@
 // consecutive rows. Lane l of a warp takes the l-th of each 32 consecutive chunks of E
 // elements (E = 16 for Q8_0: one chunk is 16 quants, half a block).
 //
-// What keeps it at the memory's speed: R rows per warp share each x load (x costs
-// 4 / R bytes of cache traffic per weight byte at M = 1); the next chunk's R loads are in
-// flight while the current one is multiplied (register double buffering); each weight
-// is converted to f32 once and used for all M rows, Q8_0 by a byte permute and a
-// subtraction (integer-to-float conversion runs at a quarter of the FMA rate on sm_80/90
-// and would bound the kernel).
+// What keeps it near the memory's speed (56% of an H200's peak, measured): the next
+// chunk's R loads are in flight while the current one is multiplied (register double
+// buffering); R rows per warp share each x load; few registers (M = 1 has its own
+// instantiation) leave many warps in flight; Q8_0 is converted to f32 by a byte permute
+// and a subtraction (integer-to-float conversion runs at a quarter of the FMA rate on
+// sm_80/90). Weights are converted once per x row (once at M = 1).
 // Partial sums are reduced across the warp by shuffles, then across the ksplit warps in
 // shared memory, always in the same order. x arrives normed (launch.cuh norms it first).
 #pragma once
