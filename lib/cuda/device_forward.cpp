@@ -77,10 +77,15 @@ SessionDevice::~SessionDevice() {
 void SessionDevice::setup_blas() {
     blas_tried = true;
     if (m.params.precision != Precision::fast || capacity < kc::kBlasMinM) return;
-    int64_t halfs = 0;
+    using kaa::kernels::WeightType;
+    int64_t halfs = 0;  // the largest Q8_0 layer matrix, dequantized
+    bool any = false;   // cuBLAS takes Q8_0 and F16 weights (blas.cu)
     for (const DeviceLayer& D : dm.layers)
-        for (const kc::DevMatrix* w : {&D.in, &D.x, &D.dt, &D.out})
-            if (w->type == kaa::kernels::WeightType::q8_0) halfs = std::max(halfs, w->rows * w->ld);
+        for (const kc::DevMatrix* w : {&D.in, &D.x, &D.dt, &D.out}) {
+            if (w->type == WeightType::q8_0) halfs = std::max(halfs, w->rows * w->ld);
+            any = any || w->type == WeightType::q8_0 || w->type == WeightType::f16;
+        }
+    if (!any) return;
     blas = rt.create_blas(stream);
     if (!blas) return;
     try {
