@@ -6,13 +6,16 @@
 // tg: a Session decodes N tokens one eval at a time.
 // tg xB: B Sessions decode N tokens each, one eval_batch per step (aggregate tok/s).
 // Each is repeated REPS times; the median and the spread (min..max) are printed. The
-// machine's read bandwidth is measured too, and generation is given as a fraction of
-// the roofline bandwidth / weight bytes read per token.
+// machine's read bandwidth is measured before each generation repetition, and
+// generation is given as a fraction of the roofline bandwidth / weight bytes read per
+// token (the median of the per-repetition fractions), the batch as a speed-up over one
+// session measured in the same repetition.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "common/cli.hpp"
 #include "common/membw.hpp"
@@ -50,6 +53,17 @@ double peak_rss_mib() {
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     return double(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+// Resident set now (Linux /proc/self/statm; 0 elsewhere): sampled after each generation
+// repetition, when the bandwidth probe's buffer, which would dominate the peak, is freed.
+double current_rss_mib() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    long pages = 0, resident = 0;
+    const int got = std::fscanf(f, "%ld %ld", &pages, &resident);
+    std::fclose(f);
+    return got == 2 ? double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0) : 0;
 }
 
 }  // namespace
@@ -124,70 +138,82 @@ int main(int argc, char** argv) {
             }
             report("pp" + std::to_string(n_prompt), stats(v), false, 1);
         }
-        if (n_gen > 0) {
-            std::vector<double> v;
-            for (int r = 0; r < reps; ++r) {
-                session.reset();
-                const auto toks = random_tokens(n_gen + 1);
-                session.eval(&toks[0], 1);
-                const auto t0 = Clock::now();
-                for (int i = 1; i <= n_gen; ++i) session.eval(&toks[size_t(i)], 1);
-                v.push_back(n_gen / seconds_since(t0));
-            }
-            report("tg" + std::to_string(n_gen), stats(v), true, 1);
-        }
-        if (n_gen > 0 && batch > 1) {
-            std::vector<kaa::Session> sessions;
-            for (int b = 0; b < batch; ++b) sessions.emplace_back(model);
-            std::vector<double> v;
-            for (int r = 0; r < reps; ++r) {
+        // Generation. The machine is shared, so its bandwidth and the speed of everything
+        // on it drift between runs: each repetition measures the read bandwidth, one
+        // session and B sessions back to back, and the roofline fraction and the batch
+        // speed-up are the medians of those per-repetition ratios.
+        const char* probe_isa = "";
+        std::vector<double> bws, tg, tgb, frac_rep, ratio_rep;
+        double rss = peak_rss_mib();  // the bandwidth probe's buffer comes later
+        std::vector<kaa::Session> sessions;
+        for (int b = 0; n_gen > 0 && batch > 1 && b < batch; ++b) sessions.emplace_back(model);
+        for (int r = 0; n_gen > 0 && r < reps; ++r) {
+            if (bw) bws.push_back(kaa::cli::measure_read_bandwidth(nt, size_t(1) << 30, 3, &probe_isa));
+            session.reset();
+            const auto toks = random_tokens(n_gen + 1);
+            session.eval(&toks[0], 1);
+            auto t0 = Clock::now();
+            for (int i = 1; i <= n_gen; ++i) session.eval(&toks[size_t(i)], 1);
+            tg.push_back(n_gen / seconds_since(t0));
+            if (bw) frac_rep.push_back(tg.back() * double(model.weight_bytes()) / bws.back());
+            if (batch > 1) {
                 for (auto& s : sessions) s.reset();
-                std::vector<std::vector<kaa::Token>> toks;
-                for (int b = 0; b < batch; ++b) toks.push_back(random_tokens(n_gen + 1));
+                std::vector<std::vector<kaa::Token>> bt;
+                for (int b = 0; b < batch; ++b) bt.push_back(random_tokens(n_gen + 1));
                 std::vector<kaa::BatchItem> items;
-                for (int b = 0; b < batch; ++b) items.push_back({&sessions[size_t(b)], &toks[size_t(b)][0], 1});
+                for (int b = 0; b < batch; ++b) items.push_back({&sessions[size_t(b)], &bt[size_t(b)][0], 1});
                 kaa::eval_batch(items);
-                const auto t0 = Clock::now();
+                t0 = Clock::now();
                 for (int i = 1; i <= n_gen; ++i) {
-                    for (int b = 0; b < batch; ++b) items[size_t(b)].tokens = &toks[size_t(b)][size_t(i)];
+                    for (int b = 0; b < batch; ++b) items[size_t(b)].tokens = &bt[size_t(b)][size_t(i)];
                     kaa::eval_batch(items);
                 }
-                v.push_back(double(n_gen) * batch / seconds_since(t0));
+                tgb.push_back(double(n_gen) * batch / seconds_since(t0));
+                ratio_rep.push_back(tgb.back() / tg.back());
             }
-            report("tg" + std::to_string(n_gen) + "x" + std::to_string(batch), stats(v), true, 1);
+            rss = std::max(rss, current_rss_mib());  // the probe's buffer is freed by now
         }
-        // Peak RSS before the bandwidth test, which allocates its own 1 GiB buffer.
-        const double rss = peak_rss_mib();
+        if (!tg.empty()) report("tg" + std::to_string(n_gen), stats(tg), true, 1);
+        if (!tgb.empty()) report("tg" + std::to_string(n_gen) + "x" + std::to_string(batch), stats(tgb), true, 1);
         const double gib = double(model.weight_bytes()) / double(1ull << 30);
-        const char* probe_isa = "";
-        const double bandwidth = bw ? kaa::cli::measure_read_bandwidth(nt, size_t(1) << 30, 5, &probe_isa) : 0.0;
+        const Stats bw_stats = bws.empty() ? Stats{0, 0, 0} : stats(bws);
+        const double bandwidth = bw_stats.median;
         const double roofline = bandwidth > 0 ? bandwidth / double(model.weight_bytes()) : 0;
         if (!json) {
             std::printf("model %s: %s, %.3f GiB read per token, backend %s, precision %s, %d threads, %d reps\n",
                         model.name().c_str(), model.file_type().c_str(), gib, model.backend(),
                         fast ? "fast" : "exact", nt, reps);
-            if (bw)
-                std::printf("memory read bandwidth: %.1f GB/s (%d threads, %s loads) -> decode roofline %.2f tok/s\n",
-                            bandwidth / 1e9, nt, probe_isa, roofline);
-            std::printf("%-12s %12s %12s %12s %10s\n", "test", "tok/s", "min", "max", "roofline");
+            if (bandwidth > 0)
+                std::printf("memory read bandwidth: %.1f GB/s (%.1f-%.1f; %d threads, %s loads) -> decode roofline "
+                            "%.2f tok/s\n",
+                            bandwidth / 1e9, bw_stats.min / 1e9, bw_stats.max / 1e9, nt, probe_isa, roofline);
+            std::printf("%-12s %12s %12s %12s %10s %10s\n", "test", "tok/s", "min", "max", "roofline", "x tg");
         }
         for (const Result& r : results) {
-            // A batch step reads the weights once for all its tokens: its roofline share
-            // is reported per step, i.e. against roofline x batch.
-            const int per_step = r.test.find('x') != std::string::npos ? batch : 1;
-            const double frac = r.gen && roofline > 0 ? r.s.median / (roofline * per_step) : 0;
+            // Generation's roofline share is the median of the per-repetition ratios; a
+            // batch step reads the weights once for all its tokens, so its share is
+            // against roofline x batch. "x tg": batch speed-up over one session.
+            const bool batched = r.test.find('x') != std::string::npos;
+            double frac = 0, speedup = 0;
+            if (r.gen && !frac_rep.empty()) {
+                frac = stats(frac_rep).median;
+                if (batched) frac = stats(ratio_rep).median * frac / batch;
+            }
+            if (batched) speedup = stats(ratio_rep).median;
             if (json) {
                 std::printf("{\"model\": \"%s\", \"type\": \"%s\", \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
                             "\"test\": \"%s\", \"tok_s_median\": %.3f, \"tok_s_min\": %.3f, \"tok_s_max\": %.3f, "
                             "\"reps\": %d, \"bandwidth_gb_s\": %.3f, \"weight_gib\": %.4f, "
-                            "\"roofline_fraction\": %.4f, \"peak_rss_mib\": %.1f}\n",
+                            "\"roofline_fraction\": %.4f, \"speedup_vs_tg\": %.3f, \"peak_rss_mib\": %.1f}\n",
                             model.name().c_str(), model.file_type().c_str(), model.backend(), fast ? "fast" : "exact", nt,
-                            r.test.c_str(),
-                            r.s.median, r.s.min, r.s.max, reps, bandwidth / 1e9, gib, frac, rss);
+                            r.test.c_str(), r.s.median, r.s.min, r.s.max, reps, bandwidth / 1e9, gib, frac, speedup,
+                            rss);
             } else {
-                char pct[32] = "";
+                char pct[32] = "", up[32] = "";
                 if (frac > 0) std::snprintf(pct, sizeof pct, "%.1f%%", 100.0 * frac);
-                std::printf("%-12s %12.2f %12.2f %12.2f %10s\n", r.test.c_str(), r.s.median, r.s.min, r.s.max, pct);
+                if (speedup > 0) std::snprintf(up, sizeof up, "%.2fx", speedup);
+                std::printf("%-12s %12.2f %12.2f %12.2f %10s %10s\n", r.test.c_str(), r.s.median, r.s.min, r.s.max, pct,
+                            up);
             }
         }
         if (!json) std::printf("peak RSS %.1f MiB (weights %.1f MiB)\n", rss, double(model.weight_bytes()) / (1 << 20));

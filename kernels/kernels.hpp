@@ -28,6 +28,12 @@ namespace kaa::kernels {
 
 enum class WeightType : uint8_t { f32, f16, bf16, q8_0 };
 
+// How a weight matrix's bytes are laid out. `rows`: as stored in GGUF, row after row.
+// `q8_0_x16`: a Q8_0 matrix re-laid at load time so that int8 dot products put rows in
+// vector lanes with no per-call repacking (kernels/cpu/q8_0_x16.hpp); only backends
+// with CpuKernels::q8_0_x16 set accept it.
+enum class WeightLayout : uint8_t { rows, q8_0_x16 };
+
 // y[m, n] = sum_k W[n, k] * x[m, k]      for m in [0, M), n in [n_begin, n_end)
 // W: (N x K) rows of `w_row_bytes` bytes in `wtype`; x: (M x K) f32; y: (M x N) f32.
 // For Q8_0, K is a multiple of 32. Accumulation is f32.
@@ -45,6 +51,9 @@ struct MatmulParams {
     // keep x in f32 instead (weights widened exactly, f32 FMA), giving the f32-tolerance
     // result at f32-GEMM prefill speed; decode (memory-bound) costs the same either way.
     bool q8_f32_activations = false;
+    // WeightLayout::q8_0_x16: w is the re-laid matrix (w_row_bytes still the stored row
+    // size), n_begin a multiple of 16, and activations are int8 (not q8_f32_activations).
+    WeightLayout w_layout = WeightLayout::rows;
 };
 
 // Depthwise causal conv1d over T steps, then SiLU, for channels [c_begin, c_end):
@@ -106,6 +115,8 @@ struct CpuKernels {
     uint32_t quantized_activations = 0;
     // Free-form description of the variant, e.g. "avx512 + vnni" (for logs).
     const char* detail = "";
+    // `matmul` accepts Q8_0 weights in WeightLayout::q8_0_x16 (the x86 VNNI variants).
+    bool q8_0_x16 = false;
 
     bool quantizes_activations(WeightType t) const {
         return (quantized_activations >> unsigned(t)) & 1u;

@@ -15,6 +15,7 @@
 
 #include "kaa/error.hpp"
 #include "kernels/cpu/numeric.hpp"
+#include "kernels/cpu/q8_0_x16.hpp"
 #include "kernels/kernels.hpp"
 #include "runtime/cpu_features.hpp"
 #include "runtime/dispatch.hpp"
@@ -316,6 +317,51 @@ TEMPLATE_TEST_CASE("kernels: VNNI and plain int8 variants give identical bits", 
             CHECK(same_bits(a, b));
         }
     }
+}
+
+// The load-time Q8_0x16 layout (kernels/cpu/q8_0_x16.hpp) must not change a bit: odd
+// row counts (padded groups), odd block counts (a half-empty last record), every token
+// count path (GEMV, small batches, the prefill panels) and 16-row thread splits.
+TEMPLATE_TEST_CASE("kernels: the Q8_0x16 layout gives the bits of stored rows", "[kernels]", Avx2Vnni,
+                   Avx512Vnni) {
+    KAA_BACKEND_OR_SKIP(k);
+    REQUIRE(k->q8_0_x16);
+    std::mt19937 rng(16);
+    for (int64_t K : {32, 96, 4160})
+        for (int64_t N : {1, 15, 17, 45, 160}) {
+            const Weights w = make_weights(WeightType::q8_0, N, K, rng);
+            std::vector<uint8_t> buf(kaa::kernels::x16_bytes(N, K) + 64);
+            uint8_t* x16 = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+            const int64_t groups = kaa::kernels::x16_groups(N);
+            // Filled in two ranges, as threads at load time would.
+            kaa::kernels::pack_q8_0_x16(w.data.data(), w.row_bytes, N, K, 0, groups / 2, x16);
+            kaa::kernels::pack_q8_0_x16(w.data.data(), w.row_bytes, N, K, groups / 2, groups, x16);
+            for (int64_t M : {1, 2, 6, 7, 13, 40}) {
+                const std::vector<float> x = randn(size_t(M * K), rng);
+                std::vector<float> want(size_t(M * N)), got(size_t(M * N), -1.0f);
+                run_matmul(*k, w, x.data(), K, M, want.data(), N, 0, N);
+                const std::vector<int64_t> cuts = N > 16 ? std::vector<int64_t>{0, 16, N} : std::vector<int64_t>{0, N};
+                for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+                    MatmulParams p{};
+                    p.wtype = WeightType::q8_0;
+                    p.w_layout = kaa::kernels::WeightLayout::q8_0_x16;
+                    p.w = x16;
+                    p.w_row_bytes = w.row_bytes;
+                    p.x = x.data();
+                    p.x_stride = K;
+                    p.y = got.data();
+                    p.y_stride = N;
+                    p.M = M;
+                    p.N = N;
+                    p.K = K;
+                    p.n_begin = cuts[i];
+                    p.n_end = cuts[i + 1];
+                    k->matmul(p);
+                }
+                INFO("N " << N << " K " << K << " M " << M);
+                CHECK(same_bits(want, got));
+            }
+        }
 }
 
 TEST_CASE("kernels: neon SDOT and plain int8 variants give identical bits", "[kernels]") {

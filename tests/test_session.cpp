@@ -8,9 +8,11 @@
 #include <dirent.h>
 #include <functional>
 #include <random>
+#include <stdlib.h>
 
 #include "gguf/synth.hpp"
 #include "kaa/kaa.hpp"
+#include "model/model_impl.hpp"
 #include "runtime/hash.hpp"
 #include "support/temp.hpp"
 
@@ -494,4 +496,49 @@ TEST_CASE("engine: eval_batch refuses bad batches before touching any state", "[
     CHECK(a.position() == 0);
     CHECK(b.position() == 0);
     CHECK(code({}) == kaa::ErrorCode::ok);
+}
+
+// Fast-precision Q8_0 models are re-laid at load for kernels that take Q8_0x16
+// (lib/model/relayout.cpp); KAA_RELAYOUT=0 keeps the file's layout. The two must agree
+// bit for bit: prefill, decode and batched decode.
+TEST_CASE("engine: Q8_0 weights re-laid at load give the bits of the file's layout", "[engine]") {
+    kaa::test::TempDir dir;
+    SynthSpec spec = odd_spec(TensorType::q8_0, 9);
+    spec.d_inner = 224;  // ssm_in: 448 rows, ssm_x: 37 rows (a padded group), 7 blocks a row (odd)
+    const std::string path = dir.file("m.gguf");
+    kaa::gguf::write_synth_model(spec, path);
+    kaa::ModelParams mp;
+    mp.precision = kaa::Precision::fast;
+    setenv("KAA_RELAYOUT", "0", 1);
+    const kaa::Model plain = kaa::Model::load(path, mp);
+    unsetenv("KAA_RELAYOUT");
+    const kaa::Model relaid = kaa::Model::load(path, mp);
+    using kaa::kernels::WeightLayout;
+    CHECK(plain.impl()->layers[0].ssm_in.layout == WeightLayout::rows);
+    const bool x16 = relaid.impl()->kernels->q8_0_x16;
+    INFO("backend " << relaid.impl()->kernels->detail);
+    CHECK(relaid.impl()->layers[0].ssm_in.layout == (x16 ? WeightLayout::q8_0_x16 : WeightLayout::rows));
+    CHECK(relaid.impl()->output.layout == relaid.impl()->layers[0].ssm_in.layout);
+    CHECK(relaid.impl()->tok_embd.layout == WeightLayout::rows);  // read by row
+
+    const auto toks = random_tokens(19, plain.n_vocab(), 4);
+    kaa::Session a(plain), b(relaid);
+    CHECK(bitwise_equal(prefill_all(a, toks), prefill_all(b, toks)));
+    CHECK(bitwise_equal(decode_all(a, toks), decode_all(b, toks)));
+    // 9 sessions decoding together: token blocks of the GEMM's small-batch path
+    std::vector<kaa::Session> sa, sb;
+    for (int i = 0; i < 9; ++i) {
+        sa.emplace_back(plain);
+        sb.emplace_back(relaid);
+    }
+    for (int step = 0; step < 3; ++step) {
+        std::vector<kaa::BatchItem> ia, ib;
+        for (int i = 0; i < 9; ++i) {
+            ia.push_back({&sa[size_t(i)], &toks[size_t(i + step)], 1});
+            ib.push_back({&sb[size_t(i)], &toks[size_t(i + step)], 1});
+        }
+        kaa::eval_batch(ia);
+        kaa::eval_batch(ib);
+        for (int i = 0; i < 9; ++i) CHECK(bitwise_equal(sa[size_t(i)].logits(), sb[size_t(i)].logits()));
+    }
 }

@@ -91,7 +91,7 @@ private:
         d.scales = reinterpret_cast<const uint16_t*>(scales);
         if (copying_) {
             Runtime& rt = *dm_.rt;
-            rt.upload(staging_buf_.get(), w.data, raw);
+            rt.upload(staging_buf_.get(), w.rows_data(), raw);  // the file's layout, even if re-laid for the CPU
             kc::RepackArgs a;
             a.raw = staging_buf_.get<const uint8_t>();
             a.row_bytes = w.row_bytes;

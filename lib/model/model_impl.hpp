@@ -23,6 +23,12 @@ struct WeightMatrix {
     const uint8_t* data = nullptr;
     int64_t rows = 0, cols = 0;
     size_t row_bytes = 0;
+    // rows: data is the file's bytes; q8_0_x16: data is a re-laid copy (relayout.cpp)
+    // and `stored` still points at the file's bytes (for a GPU upload; its pages were
+    // handed back to the OS and are re-read from the file if touched).
+    kernels::WeightLayout layout = kernels::WeightLayout::rows;
+    const uint8_t* stored = nullptr;
+    const uint8_t* rows_data() const { return layout == kernels::WeightLayout::rows ? data : stored; }
 };
 
 struct LayerWeights {
@@ -59,6 +65,8 @@ struct ModelImpl {
     // f32 copies of small vectors stored in another type (norms, biases, A, D may be
     // F16/BF16 in hand-made files); the views above point into these.
     std::deque<std::vector<float>> owned;
+    // Re-laid weight matrices (relayout.cpp), 64-byte aligned inside each buffer.
+    std::deque<std::unique_ptr<uint8_t[]>> relaid;
 
     // Device::cuda: the weights on the GPU (lib/cuda); Sessions then run there.
     std::shared_ptr<gpu::DeviceModel> gpu;
@@ -71,5 +79,12 @@ struct ModelImpl {
 // Builds a ModelImpl from a parsed file (all validation of shapes and types).
 std::shared_ptr<ModelImpl> build_model(gguf::File file, const std::string& path,
                                        const ModelParams& params);
+
+// CPU models whose kernels take the Q8_0x16 layout (kernels/cpu/q8_0_x16.hpp): re-lays
+// every Q8_0 matrix the matmuls read (not the embedding, which is read by row) and hands
+// the file pages it came from back to the OS. Does nothing otherwise: exact precision,
+// a GPU model, a file read into memory (the copy would double the resident size), tied
+// embeddings for the output matrix, or KAA_RELAYOUT=0.
+void relayout_weights(ModelImpl& m);
 
 }  // namespace kaa::detail

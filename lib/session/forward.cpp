@@ -20,6 +20,7 @@ void matmul(const ModelImpl& m, runtime::ThreadPool& pool, const WeightMatrix& W
     p.wtype = W.type;
     p.w = W.data;
     p.w_row_bytes = W.row_bytes;
+    p.w_layout = W.layout;
     p.x = x;
     p.x_stride = x_stride;
     p.y = y;

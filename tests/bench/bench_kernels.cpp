@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/cpu/numeric.hpp"
+#include "kernels/cpu/q8_0_x16.hpp"
 #include "kernels/kernels.hpp"
 #include "runtime/cpu_features.hpp"
 #include "runtime/thread_pool.hpp"
@@ -151,11 +152,12 @@ const char* type_name(WeightType t) {
 
 // ---- matmul -----------------------------------------------------------------------------------
 void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, int64_t K, int64_t M, int threads,
-               bool q8_f32_activations) {
+               bool q8_f32_activations, bool cached, bool x16) {
     const CpuKernels* k = backend(isa);
     if (!k) return st.SkipWithError(("no " + isa + " on this CPU/build").c_str());
-    // Decode (M = 1) and batched decode (a few sessions, M <= 16) read weights from DRAM.
-    const Matrix& w = matrix(t, N, K, /*streamed=*/M <= 16);
+    // Decode (M = 1) and batched decode (a few sessions, M <= 16) read weights from DRAM,
+    // unless `cached` asks for the kernel's own throughput on an L2-resident matrix.
+    const Matrix& w = matrix(t, N, K, /*streamed=*/M <= 16 && !cached);
     const std::vector<float> x = activations(M * K);
     std::vector<float> y(size_t(M * N));
     kaa::kernels::MatmulParams p{};
@@ -170,10 +172,26 @@ void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, i
     p.N = N;
     p.K = K;
     p.q8_f32_activations = q8_f32_activations;
+    // x16: the copies re-laid as the model loader does for VNNI backends (Q8_0x16).
+    std::vector<std::vector<uint8_t>> relaid;
+    if (x16) {
+        if (!k->q8_0_x16) return st.SkipWithError((isa + " takes no Q8_0x16 weights on this CPU").c_str());
+        for (const auto& d : w.data) {
+            std::vector<uint8_t>& r = relaid.emplace_back(kaa::kernels::x16_bytes(N, K) + 64);
+            const size_t off = (64 - reinterpret_cast<uintptr_t>(r.data()) % 64) % 64;
+            kaa::kernels::pack_q8_0_x16(d.data(), w.row_bytes, N, K, 0, kaa::kernels::x16_groups(N), r.data() + off);
+        }
+        p.w_layout = kaa::kernels::WeightLayout::q8_0_x16;
+    }
     auto& tp = pool(threads);
     size_t copy = 0;
     for (auto _ : st) {
-        p.w = w.data[copy].data();
+        if (x16) {
+            uint8_t* r = relaid[copy].data();
+            p.w = r + (64 - reinterpret_cast<uintptr_t>(r) % 64) % 64;
+        } else {
+            p.w = w.data[copy].data();
+        }
         copy = (copy + 1) % w.data.size();
         tp.parallel_for(N, 16, [&](int64_t b, int64_t e) {
             kaa::kernels::MatmulParams q = p;
@@ -336,17 +354,42 @@ void register_all() {
                         const std::string name = std::string(kind) + "/" + type_name(t) + "/" + s.name + "/" + isa +
                                                  "/threads:" + std::to_string(threads);
                         timing(benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s.N, s.K, M, threads,
-                                                            false),
+                                                            false, false, false),
                                threads)
                             ->Unit(benchmark::kMillisecond);
+                        // Q8_0 re-laid at load (WeightLayout::q8_0_x16), where the backend takes it
+                        if (t == WeightType::q8_0 && isa != "scalar")
+                            timing(benchmark::RegisterBenchmark((name + "/x16").c_str(), bm_matmul, isa, t, s.N, s.K,
+                                                                M, threads, false, false, true),
+                                   threads)
+                                ->Unit(benchmark::kMillisecond);
                         // Q8_0 with MatmulParams::q8_f32_activations (exact mode), big shapes
                         if (t == WeightType::q8_0 && isa != "scalar" && s.N * s.K >= 4096 * 8192)
                             timing(benchmark::RegisterBenchmark((name + "/f32_activations").c_str(), bm_matmul, isa,
-                                                                t, s.N, s.K, M, threads, true),
+                                                                t, s.N, s.K, M, threads, true, false, false),
                                    threads)
                                 ->Unit(benchmark::kMillisecond);
                     }
                 }
+    // The GEMV on a matrix that fits in L2 (256 x 4096 Q8_0: 1.1 MB): its instruction
+    // throughput, the ceiling of what it can stream from DRAM per thread.
+    for (const std::string& isa : isas)
+        timing(benchmark::RegisterBenchmark(("gemv_cached/q8_0/256x4096/" + isa + "/threads:1").c_str(), bm_matmul,
+                                            isa, WeightType::q8_0, int64_t(256), int64_t(4096), int64_t(1), 1, false,
+                                            true, false),
+               1)
+            ->Unit(benchmark::kMicrosecond);
+    for (const char* isa : {"avx2", "avx512"})
+        for (int64_t M : {1, 8})
+            for (bool x16 : {false, true}) {
+                if (M == 1 && !x16) continue;  // registered above, for every ISA
+                const std::string name = std::string(M == 1 ? "gemv" : "batch8") + "_cached/q8_0/256x4096/" + isa +
+                                         "/threads:1" + (x16 ? "/x16" : "");
+                timing(benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, WeightType::q8_0, int64_t(256),
+                                                    int64_t(4096), M, 1, false, true, x16),
+                       1)
+                    ->Unit(benchmark::kMicrosecond);
+            }
     for (const std::string& isa : isas)
         for (int64_t T : {int64_t(256), int64_t(1)})
             for (int threads : {1, 2}) {

@@ -124,6 +124,9 @@ void matmul_q8(const MatmulParams& p) {
     // and a row's quantization depends on nothing but the row.
     auto* xq = static_cast<uint8_t*>(thread_scratch(0, size_t(p.M * L.stride)));
     quantize_rows<V>(p.x, p.x_stride, p.M, L, xq);
+    if constexpr (Dot::kPacked) {
+        if (p.w_layout == WeightLayout::q8_0_x16) return Dot::gemm_x16(p, xq, L);
+    }
     if (p.M == 1 || !Dot::kPacked)
         gemm_by_rows<V, Dot>(p, xq, L);
     else

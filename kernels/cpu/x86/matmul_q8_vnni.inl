@@ -3,20 +3,24 @@
 // (W = V::kW rows per vector) and Dp, which wraps the ISA's vpdpbusd; included by
 // <isa>/matmul_q8_vnni.cpp, the only files compiled with VNNI flags.
 //
-// GEMM: for a block of NB rows and KCB 32-blocks of K, the weights are repacked into
-// PackedBlock records (W rows x one 32-block each):
-//   wq[j] lane r = bytes 4j..4j+3 of row r's block, xor 0x80   (8 vectors, j = 0..7)
-//   ws[r]        = d_w of row r's block (f32)
-// so that vpdpbusd(acc, wq[j], broadcast(q[4j..4j+3])) adds 4 products to each of W rows.
+// GEMM: the micro kernel wants, per W-row group and 32-block, 8 vectors whose lane r
+// holds 4 quants of row r (+128) and the W row scales, so that
+// vpdpbusd(acc, wq[j], broadcast(q[4j..4j+3])) adds 4 products to each of W rows. Two
+// sources provide them:
+//  - PackSrc: weights as stored, repacked per call into PackedBlock records
+//    (wq[j] as above, ws = f32 scales). For a block of NB rows and KCB 32-blocks the pack
+//    (NB/W x KCB x 36W B = 288 KiB) stays in L2 while all token blocks pass over it.
+//  - X16Src: weights re-laid at model load (WeightLayout::q8_0_x16, q8_0_x16.hpp); read
+//    in place, for every M including the GEMV (M = 1).
 // A micro kernel keeps RB x T (W-row groups x tokens) int32 and f32 accumulators in
-// registers; per block it issues 8 vpdpbusd per pair and one cvt + mul + fma. The pack
-// (NB/W x KCB x 36W B = 288 KiB) stays in L2 while all token blocks pass over it; the
-// f32 accumulators go through y between K-chunks (exact, so the recipe is unchanged).
+// registers; per block it issues 8 vpdpbusd per pair and one cvt + mul + fma. The f32
+// accumulators go through y between K-chunks (exact, so the recipe is unchanged).
 #pragma once
 
 #include <cstring>
 #include <utility>
 
+#include "kernels/cpu/q8_0_x16.hpp"
 #include "kernels/cpu/x86/matmul_q8.inl"
 
 namespace kaa::kernels::x86 {
@@ -30,6 +34,7 @@ struct alignas(4 * V::kW) PackedBlock {
 
 constexpr int64_t kNB = 128;    // rows per pack
 constexpr int64_t kKCB = 64;    // 32-blocks per pack (K = 2048)
+constexpr int64_t kPF = 8;
 constexpr int kRB = 2;          // register block: kRB x W rows x V::kVnniT tokens
 
 // Rows [n0, n0 + R) x blocks [b0, b1) -> out[group][block - b0]. Rows past R are zero.
@@ -65,10 +70,63 @@ void pack(const uint8_t* w, size_t row_bytes, int64_t n0, int64_t R, int64_t b0,
     }
 }
 
-// RB groups of W rows x T tokens over blocks [b0, b1) of the pack (pk points at the first
-// group's block b0; nbc blocks per group). rows[g]: the valid rows of group g.
-template <class V, class Dp, int RB, int T>
-void micro(const PackedBlock<V>* pk, int64_t nbc, const XRow* xr, int64_t b0, int64_t b1, float* y, int64_t ys,
+// The blocks of a per-call pack: pk points at the first group's block b0, nbc blocks
+// per group.
+template <class V>
+struct PackSrc {
+    const PackedBlock<V>* pk;
+    int64_t nbc, b0;
+    const PackedBlock<V>& at(int g, int64_t b) const { return pk[g * nbc + (b - b0)]; }
+    typename V::I wq(int g, int64_t b, int j) const { return V::load_i(at(g, b).wq[j]); }
+    typename V::F ws(int g, int64_t b) const { return V::load(at(g, b).ws); }
+};
+
+// The blocks of a Q8_0x16 matrix, for the W-row groups starting at row n (a multiple of
+// W): group g covers rows n + gW .. n + gW + W - 1, which sit in half (n / W + g) % H of
+// 16-row group (n / W + g) / H, H = 16 / W.
+template <class V>
+struct X16Src {
+    static constexpr int W = V::kW, H = int(kX16Rows) / W;
+    const uint8_t* w;  // the whole matrix
+    int64_t group_bytes, n;
+    bool stream;       // the blocks come from memory, not from L2: prefetch them
+    const uint8_t* rec(int g, int64_t b, int* half) const {
+        const int64_t idx = n / W + g;
+        *half = int(idx % H);
+        return w + (idx / H) * group_bytes + (b / 2) * kX16RecordBytes;
+    }
+    typename V::I wq(int g, int64_t b, int j) const {
+        int h;
+        const uint8_t* r = rec(g, b, &h);
+        return V::load_i(r + (b % 2) * 512 + j * 64 + h * 4 * W);
+    }
+    typename V::F ws(int g, int64_t b) const {
+        int h;
+        const uint8_t* r = rec(g, b, &h);
+        return V::load_f16(reinterpret_cast<const uint16_t*>(r + kX16ScalesOffset + (b % 2) * 32 + h * 2 * W));
+    }
+    // Line j of block b's quants (and with j = 0 its scales), kPrefetchBlocks ahead: the
+    // hardware prefetcher alone falls behind when the micro kernel computes for several
+    // tokens per weight byte.
+    static constexpr int64_t kPrefetchBlocks = kPF;
+    void prefetch(int g, int64_t b, int j) const {
+        int h;
+        const uint8_t* r = rec(g, b + kPrefetchBlocks, &h);
+        _mm_prefetch(reinterpret_cast<const char*>(r + ((b + kPrefetchBlocks) % 2) * 512 + j * 64), _MM_HINT_T0);
+        if (j == 0) _mm_prefetch(reinterpret_cast<const char*>(r + kX16ScalesOffset), _MM_HINT_T0);
+    }
+};
+template <class V>
+void prefetch_block(const X16Src<V>& src, int g, int64_t b, int j) {
+    if (src.stream) src.prefetch(g, b, j);
+}
+template <class V>
+void prefetch_block(const PackSrc<V>&, int, int64_t, int) {}
+
+// RB groups of W rows x T tokens over blocks [b0, b1) of src. rows[g]: the valid rows of
+// group g; first: y holds nothing yet (else the accumulators continue from y).
+template <class V, class Dp, class Src, int RB, int T>
+void micro(const Src& src, const XRow* xr, int64_t b0, int64_t b1, float* y, int64_t ys,
            const typename V::Tail* rows, bool first) {
     using F = typename V::F;
     using I = typename V::I;
@@ -77,8 +135,6 @@ void micro(const PackedBlock<V>* pk, int64_t nbc, const XRow* xr, int64_t b0, in
     for (int g = 0; g < RB; ++g)
         for (int t = 0; t < T; ++t) facc[g][t] = first ? V::zero() : V::load(y + t * ys + W * g, rows[g]);
     for (int64_t b = b0; b < b1; ++b) {
-        const PackedBlock<V>* pb[RB];
-        for (int g = 0; g < RB; ++g) pb[g] = pk + g * nbc + (b - b0);
         I iacc[RB][T];
         for (int t = 0; t < T; ++t) {
             const I nc = V::set1_i32(xr[t].nc[b]);
@@ -86,7 +142,10 @@ void micro(const PackedBlock<V>* pk, int64_t nbc, const XRow* xr, int64_t b0, in
         }
         for (int j = 0; j < 8; ++j) {
             I wv[RB];
-            for (int g = 0; g < RB; ++g) wv[g] = V::load_i(pb[g]->wq[j]);
+            for (int g = 0; g < RB; ++g) {
+                if (b + kPF < b1) prefetch_block(src, g, b, j);
+                wv[g] = src.wq(g, b, j);
+            }
             for (int t = 0; t < T; ++t) {
                 int32_t q4;
                 std::memcpy(&q4, xr[t].q + b * 32 + 4 * j, 4);
@@ -95,7 +154,7 @@ void micro(const PackedBlock<V>* pk, int64_t nbc, const XRow* xr, int64_t b0, in
             }
         }
         for (int g = 0; g < RB; ++g) {
-            const F ws = V::load(pb[g]->ws);
+            const F ws = src.ws(g, b);
             for (int t = 0; t < T; ++t)
                 facc[g][t] = V::fmadd(V::cvt_i32(iacc[g][t]), V::mul(ws, V::set1(xr[t].d[b])), facc[g][t]);
         }
@@ -104,34 +163,54 @@ void micro(const PackedBlock<V>* pk, int64_t nbc, const XRow* xr, int64_t b0, in
         for (int t = 0; t < T; ++t) V::store(y + t * ys + W * g, rows[g], facc[g][t]);
 }
 
-template <class V>
-using VnniMicroFn = void (*)(const PackedBlock<V>*, int64_t, const XRow*, int64_t, int64_t, float*, int64_t,
-                             const typename V::Tail*, bool);
+template <class V, class Src>
+using VnniMicroFn = void (*)(const Src&, const XRow*, int64_t, int64_t, float*, int64_t, const typename V::Tail*,
+                             bool);
 
-template <class V, class Dp, int RB, int... TT>
-VnniMicroFn<V> pick_vnni_t(int t, std::integer_sequence<int, TT...>) {
-    VnniMicroFn<V> fn = nullptr;
-    ((t == TT + 1 ? (fn = &micro<V, Dp, RB, TT + 1>, 0) : 0), ...);
+template <class V, class Dp, class Src, int RB, int... TT>
+VnniMicroFn<V, Src> pick_vnni_t(int t, std::integer_sequence<int, TT...>) {
+    VnniMicroFn<V, Src> fn = nullptr;
+    ((t == TT + 1 ? (fn = &micro<V, Dp, Src, RB, TT + 1>, 0) : 0), ...);
     return fn;
 }
-template <class V, class Dp>
-VnniMicroFn<V> pick_vnni(int rb, int t) {
+template <class V, class Dp, class Src>
+VnniMicroFn<V, Src> pick_vnni(int rb, int t) {
     constexpr auto ts = std::make_integer_sequence<int, V::kVnniT>{};
-    return rb == 2 ? pick_vnni_t<V, Dp, 2>(t, ts) : pick_vnni_t<V, Dp, 1>(t, ts);
+    return rb == 2 ? pick_vnni_t<V, Dp, Src, 2>(t, ts) : pick_vnni_t<V, Dp, Src, 1>(t, ts);
 }
 
-template <class V, class Dp>
-void gemm_packed_vnni(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
+// Packs rows [n0, n0 + R) x blocks [b0, b1) of a Q8_0x16 matrix into PackedBlock records:
+// copies of its quant vectors and the scales widened to f32, no transposes. (Read in
+// place, X16Src costs the L2-resident prefill kernel ~20% in address arithmetic and
+// scale conversions; this copy costs ~1% at M = 256.)
+template <class V>
+void pack_x16(const uint8_t* w, int64_t group_bytes, int64_t n0, int64_t R, int64_t b0, int64_t b1,
+              PackedBlock<V>* out) {
+    constexpr int W = V::kW;
+    const int64_t nbc = b1 - b0, groups = (R + W - 1) / W;
+    for (int64_t g = 0; g < groups; ++g) {
+        const X16Src<V> src{w, group_bytes, n0 + g * W, false};
+        for (int64_t b = b0; b < b1; ++b) {
+            PackedBlock<V>& pb = out[g * nbc + (b - b0)];
+            for (int j = 0; j < 8; ++j) V::store_i(pb.wq[j], src.wq(0, b, j));
+            V::store(pb.ws, src.ws(0, b));
+        }
+    }
+}
+
+// GEMM over per-call packs of NB rows x KCB blocks: pack_panel(n0, R, b0, b1, out) fills
+// them, from stored rows or from the Q8_0x16 layout.
+template <class V, class Dp, class PackPanel>
+void gemm_packed_vnni(const MatmulParams& p, const uint8_t* xq, const XLayout& L, PackPanel pack_panel) {
     static_assert(sizeof(PackedBlock<V>) == 36 * V::kW, "PackedBlock layout");
     static_assert(kRB == 2, "pick_vnni handles 1 or 2 row groups");
     constexpr int W = V::kW, kT = V::kVnniT;
-    const auto* w = static_cast<const uint8_t*>(p.w);
     auto* packed = static_cast<PackedBlock<V>*>(thread_scratch(2, size_t(kNB / W * kKCB) * sizeof(PackedBlock<V>)));
     for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += kNB) {
         const int64_t R = imin(kNB, p.n_end - n0), groups = (R + W - 1) / W;
         for (int64_t kb0 = 0; kb0 < L.nb; kb0 += kKCB) {
             const int64_t kb1 = imin(L.nb, kb0 + kKCB), nbc = kb1 - kb0;
-            pack<V>(w, p.w_row_bytes, n0, R, kb0, kb1, packed);
+            pack_panel(n0, R, kb0, kb1, packed);
             for (int64_t m0 = 0; m0 < p.M; m0 += kT) {
                 const int tt = int(imin(kT, p.M - m0));
                 XRow xr[kT];
@@ -140,10 +219,39 @@ void gemm_packed_vnni(const MatmulParams& p, const uint8_t* xq, const XLayout& L
                     const int rb = int(imin(kRB, groups - g));
                     typename V::Tail rows[kRB];
                     for (int i = 0; i < rb; ++i) rows[i] = V::tail(R - (g + i) * W);
-                    pick_vnni<V, Dp>(rb, tt)(packed + g * nbc, nbc, xr, kb0, kb1, p.y + m0 * p.y_stride + n0 + g * W,
-                                             p.y_stride, rows, kb0 == 0);
+                    const PackSrc<V> src{packed + g * nbc, nbc, kb0};
+                    pick_vnni<V, Dp, PackSrc<V>>(rb, tt)(src, xr, kb0, kb1, p.y + m0 * p.y_stride + n0 + g * W,
+                                                         p.y_stride, rows, kb0 == 0);
                 }
             }
+        }
+    }
+}
+
+// WeightLayout::q8_0_x16, any M. Up to 2 kT tokens (decode, small batches): the micro
+// kernel reads the layout in place, each pair of W-row groups streaming all its blocks
+// once per token block (a second token block finds the pair in L2), so the weights
+// come from memory once. More tokens (prefill): per-call packs, as for stored rows.
+template <class V, class Dp>
+void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
+    constexpr int W = V::kW, kT = V::kVnniT;
+    const auto* w = static_cast<const uint8_t*>(p.w);
+    const int64_t group_bytes = x16_group_bytes(p.K);
+    if (p.M > 2 * kT)
+        return gemm_packed_vnni<V, Dp>(p, xq, L, [&](int64_t n0, int64_t R, int64_t b0, int64_t b1, PackedBlock<V>* out) {
+            pack_x16<V>(w, group_bytes, n0, R, b0, b1, out);
+        });
+    for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += kRB * W) {
+        const int64_t R = imin(kRB * W, p.n_end - n0), groups = (R + W - 1) / W;
+        typename V::Tail rows[kRB];
+        for (int i = 0; i < groups; ++i) rows[i] = V::tail(R - i * W);
+        const X16Src<V> src{w, group_bytes, n0, true};
+        for (int64_t m0 = 0; m0 < p.M; m0 += kT) {
+            const int tt = int(imin(kT, p.M - m0));
+            XRow xr[kT];
+            for (int t = 0; t < tt; ++t) xr[t] = x_row(xq, L, m0 + t);
+            pick_vnni<V, Dp, X16Src<V>>(int(groups), tt)(src, xr, 0, L.nb, p.y + m0 * p.y_stride + n0, p.y_stride,
+                                                         rows, true);
         }
     }
 }
@@ -156,7 +264,13 @@ struct DotVnni {
     static I dot_h(I w, I q) { return Dp::dpbusd(V::zero_i(), V::flip_sign_bits(w), q); }
     static I correct(I s, int32_t nc) { return V::add_i32(s, V::set1_i32(nc)); }
     static void gemm_packed(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
-        gemm_packed_vnni<V, Dp>(p, xq, L);
+        const auto* w = static_cast<const uint8_t*>(p.w);
+        gemm_packed_vnni<V, Dp>(p, xq, L, [&](int64_t n0, int64_t R, int64_t b0, int64_t b1, PackedBlock<V>* out) {
+            pack<V>(w, p.w_row_bytes, n0, R, b0, b1, out);
+        });
+    }
+    static void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
+        x86::gemm_x16<V, Dp>(p, xq, L);
     }
 };
 

@@ -21,6 +21,7 @@ const CpuKernels& table(bool vnni) {
     };
     static const CpuKernels with_vnni = {
         kName, matmul_vnni, conv1d_silu_kernel, scan_kernel, rms_norm_kernel, dequantize_row, kQuant, kDetailVnni,
+        /*q8_0_x16=*/true,
     };
     return vnni ? with_vnni : plain;
 }
