@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -71,7 +72,12 @@ void relayout_weights(ModelImpl& m) {
     for (WeightMatrix* w : todo) {
         if (w->type != kernels::WeightType::q8_0 || w->layout != kernels::WeightLayout::rows) continue;
         const size_t bytes = kernels::x16_bytes(w->rows, w->cols);
-        auto& buf = m.relaid.emplace_back(new uint8_t[bytes + 64]);
+        auto* raw = new (std::nothrow) uint8_t[bytes + 64];
+        if (!raw) {  // no room for the copy: the file's layout serves, only slower
+            m.relaid.clear();
+            return;
+        }
+        auto& buf = m.relaid.emplace_back(raw);
         uint8_t* dst = buf.get() + (64 - reinterpret_cast<uintptr_t>(buf.get()) % 64) % 64;
         const int64_t groups = kernels::x16_groups(w->rows);
         const int64_t step = std::max<int64_t>(1, kSliceBytes / kernels::x16_group_bytes(w->cols));

@@ -246,8 +246,11 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
         typename V::Tail rows[kRB];
         for (int i = 0; i < groups; ++i) rows[i] = V::tail(R - i * W);
         const X16Src<V> src{w, group_bytes, n0, true};
-        for (int64_t m0 = 0; m0 < p.M; m0 += kT) {
-            const int tt = int(imin(kT, p.M - m0));
+        // Balanced token blocks (8 = 4 + 4, not 6 + 2): the short block's few
+        // accumulator chains would leave vpdpbusd waiting on its latency.
+        const int64_t nblk = (p.M + kT - 1) / kT, tb = (p.M + nblk - 1) / nblk;
+        for (int64_t m0 = 0; m0 < p.M; m0 += tb) {
+            const int tt = int(imin(tb, p.M - m0));
             XRow xr[kT];
             for (int t = 0; t < tt; ++t) xr[t] = x_row(xq, L, m0 + t);
             pick_vnni<V, Dp, X16Src<V>>(int(groups), tt)(src, xr, 0, L.nb, p.y + m0 * p.y_stride + n0, p.y_stride,
