@@ -65,8 +65,11 @@ struct ModelImpl {
     // f32 copies of small vectors stored in another type (norms, biases, A, D may be
     // F16/BF16 in hand-made files); the views above point into these.
     std::deque<std::vector<float>> owned;
-    // Re-laid weight matrices (relayout.cpp), 64-byte aligned inside each buffer.
-    std::deque<std::unique_ptr<uint8_t[]>> relaid;
+    // Re-laid weight matrices (relayout.cpp): aligned malloc'd buffers.
+    struct FreeDeleter {
+        void operator()(void* p) const noexcept;
+    };
+    std::deque<std::unique_ptr<uint8_t, FreeDeleter>> relaid;
 
     // Device::cuda: the weights on the GPU (lib/cuda); Sessions then run there.
     std::shared_ptr<gpu::DeviceModel> gpu;

@@ -11,10 +11,13 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <thread>
 #include <unordered_set>
 #include <vector>
+
+#ifdef _WIN32
+#include <malloc.h>
+#endif
 
 #include "kernels/cpu/q8_0_x16.hpp"
 #include "model/model_impl.hpp"
@@ -42,6 +45,28 @@ void release_pages(const uint8_t* p, size_t n) {
 #endif
 }
 
+// A buffer for `bytes` of weights: 2 MiB-aligned, and on Linux marked for transparent
+// huge pages (the kernel's default is often "madvise"): the decode GEMV walks GBs of
+// weights per token, and 2 MiB pages take its TLB misses from one per 4 KiB to one per
+// 2 MiB. (The file mapping it replaces could not have them: page-cache pages are 4 KiB.)
+// Measured on the 2.2 GB benchmark model: decode +5.7% (median of 8 alternated runs),
+// load 1.35 -> 2.1-3.3 s (the kernel compacts memory to find huge pages).
+// Small matrices (test models) get 64-byte alignment and no huge pages.
+uint8_t* allocate_weights(size_t bytes) {
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t align = bytes >= kHuge ? kHuge : 64;
+    const size_t n = (bytes + align - 1) / align * align;
+#ifdef _WIN32
+    void* p = _aligned_malloc(n, align);
+#else
+    void* p = std::aligned_alloc(align, n);
+#endif
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (p && align == kHuge) madvise(p, n, MADV_HUGEPAGE);
+#endif
+    return static_cast<uint8_t*>(p);
+}
+
 struct Job {
     WeightMatrix* w;
     const uint8_t* src;
@@ -51,6 +76,14 @@ struct Job {
 };
 
 }  // namespace
+
+void ModelImpl::FreeDeleter::operator()(void* p) const noexcept {
+#ifdef _WIN32
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
+}
 
 void relayout_weights(ModelImpl& m) {
     if (m.params.device != Device::cpu || m.params.precision != Precision::fast || !m.kernels->q8_0_x16 ||
@@ -72,16 +105,16 @@ void relayout_weights(ModelImpl& m) {
     for (WeightMatrix* w : todo) {
         if (w->type != kernels::WeightType::q8_0 || w->layout != kernels::WeightLayout::rows) continue;
         const size_t bytes = kernels::x16_bytes(w->rows, w->cols);
-        auto* raw = new (std::nothrow) uint8_t[bytes + 64];
-        if (!raw) {  // no room for the copy: the file's layout serves, only slower
+        uint8_t* dst = allocate_weights(bytes);
+        if (!dst) {  // no room for the copy: the file's layout serves, only slower
             m.relaid.clear();
             return;
         }
-        auto& buf = m.relaid.emplace_back(raw);
-        uint8_t* dst = buf.get() + (64 - reinterpret_cast<uintptr_t>(buf.get()) % 64) % 64;
+        m.relaid.emplace_back(dst);
         const int64_t groups = kernels::x16_groups(w->rows);
         const int64_t step = std::max<int64_t>(1, kSliceBytes / kernels::x16_group_bytes(w->cols));
-        for (int64_t g = 0; g < groups; g += step) jobs.push_back({w, w->data, dst, g, std::min(groups, g + step), mapped.count(w->data) > 0});
+        const bool in_file = mapped.count(w->data) > 0;
+        for (int64_t g = 0; g < groups; g += step) jobs.push_back({w, w->data, dst, g, std::min(groups, g + step), in_file});
     }
     if (jobs.empty()) return;
 
@@ -107,9 +140,8 @@ void relayout_weights(ModelImpl& m) {
     size_t b = 0;
     for (WeightMatrix* w : todo) {
         if (w->type != kernels::WeightType::q8_0 || w->layout != kernels::WeightLayout::rows) continue;
-        uint8_t* base = m.relaid[b++].get();
         w->stored = w->data;
-        w->data = base + (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+        w->data = m.relaid[b++].get();
         w->layout = kernels::WeightLayout::q8_0_x16;
     }
 }
