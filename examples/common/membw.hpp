@@ -11,8 +11,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <thread>
 #include <vector>
+
+#ifdef _WIN32
+#include <malloc.h>
+#elif defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -67,6 +75,21 @@ __attribute__((target("avx512f"))) inline uint64_t read_avx512(const uint64_t* p
 
 using Reader = uint64_t (*)(const uint64_t*, size_t);
 
+inline void* aligned(size_t align, size_t n) {
+#ifdef _WIN32
+    return _aligned_malloc(n, align);
+#else
+    return std::aligned_alloc(align, n);
+#endif
+}
+inline void aligned_free(void* p) {
+#ifdef _WIN32
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
+}
+
 inline Reader widest_reader(const char** name) {
 #ifdef KAA_MEMBW_X86
     if (__builtin_cpu_supports("avx512f")) {
@@ -87,14 +110,28 @@ inline Reader widest_reader(const char** name) {
 // Bytes per second read by `threads` threads summing disjoint slices of a buffer of
 // `bytes` (far larger than the caches), with the widest vector loads available. Best of
 // `reps` runs. `isa`, when given, receives the name of the loop used.
+//
+// huge_pages: the buffer in transparent huge pages where the OS has them (Linux), like
+// the weights kaa re-lays at load (lib/model/relayout.cpp); with 4 KiB pages the probe
+// pays TLB misses that decode from such weights does not, and reads ~15% slower here.
 inline double measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 5,
-                                     const char** isa = nullptr) {
+                                     const char** isa = nullptr, bool huge_pages = true) {
     const char* name = nullptr;
     const membw_detail::Reader read = membw_detail::widest_reader(&name);
     if (isa) *isa = name;
     threads = std::max(1, threads);
     const size_t n = bytes / sizeof(uint64_t);
-    std::vector<uint64_t> buf(n);
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t alloc = (n * sizeof(uint64_t) + kHuge - 1) / kHuge * kHuge;
+    std::unique_ptr<uint64_t, void (*)(void*)> mem(static_cast<uint64_t*>(membw_detail::aligned(kHuge, alloc)),
+                                                   membw_detail::aligned_free);
+    if (!mem) return 0;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    madvise(mem.get(), alloc, huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+#else
+    (void)huge_pages;
+#endif
+    uint64_t* buf = mem.get();
     for (size_t i = 0; i < n; i += 512) buf[i] = i;  // every page written: faulted in
     std::vector<uint64_t> sink(size_t(threads), 0);
     double best = 0;
@@ -106,7 +143,7 @@ inline double measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30
                 // Slices start on 4 KiB boundaries so no two threads share a page.
                 const size_t per = (n / size_t(threads)) & ~size_t(511);
                 const size_t b = per * size_t(t), e = t + 1 == threads ? n : b + per;
-                sink[size_t(t)] = read(buf.data() + b, e - b);
+                sink[size_t(t)] = read(buf + b, e - b);
             });
         }
         for (auto& th : pool) th.join();

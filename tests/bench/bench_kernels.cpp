@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include "kernels/cpu/numeric.hpp"
 #include "kernels/cpu/q8_0_x16.hpp"
 #include "kernels/kernels.hpp"
@@ -172,14 +174,21 @@ void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, i
     p.N = N;
     p.K = K;
     p.q8_f32_activations = q8_f32_activations;
-    // x16: the copies re-laid as the model loader does for VNNI backends (Q8_0x16).
-    std::vector<std::vector<uint8_t>> relaid;
+    // x16: the copies re-laid as the model loader does for VNNI backends (Q8_0x16), in
+    // 2 MiB-aligned transparent huge pages like the loader's (lib/model/relayout.cpp).
+    std::vector<std::unique_ptr<uint8_t, void (*)(void*)>> relaid;
     if (x16) {
         if (!k->q8_0_x16) return st.SkipWithError((isa + " takes no Q8_0x16 weights on this CPU").c_str());
+        constexpr size_t kHuge = size_t(2) << 20;
+        const size_t bytes = (kaa::kernels::x16_bytes(N, K) + kHuge - 1) / kHuge * kHuge;
         for (const auto& d : w.data) {
-            std::vector<uint8_t>& r = relaid.emplace_back(kaa::kernels::x16_bytes(N, K) + 64);
-            const size_t off = (64 - reinterpret_cast<uintptr_t>(r.data()) % 64) % 64;
-            kaa::kernels::pack_q8_0_x16(d.data(), w.row_bytes, N, K, 0, kaa::kernels::x16_groups(N), r.data() + off);
+            auto* r = static_cast<uint8_t*>(std::aligned_alloc(kHuge, bytes));
+            if (!r) return st.SkipWithError("out of memory");
+            relaid.emplace_back(r, std::free);
+#ifdef MADV_HUGEPAGE
+            madvise(r, bytes, MADV_HUGEPAGE);
+#endif
+            kaa::kernels::pack_q8_0_x16(d.data(), w.row_bytes, N, K, 0, kaa::kernels::x16_groups(N), r);
         }
         p.w_layout = kaa::kernels::WeightLayout::q8_0_x16;
     }
@@ -187,8 +196,7 @@ void bm_matmul(benchmark::State& st, std::string isa, WeightType t, int64_t N, i
     size_t copy = 0;
     for (auto _ : st) {
         if (x16) {
-            uint8_t* r = relaid[copy].data();
-            p.w = r + (64 - reinterpret_cast<uintptr_t>(r) % 64) % 64;
+            p.w = relaid[copy].get();
         } else {
             p.w = w.data[copy].data();
         }
