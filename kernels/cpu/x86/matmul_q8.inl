@@ -14,7 +14,8 @@
 //    vector per row holding W / 8 blocks' quants (V::load_q8_quants); the 8 partial sums
 //    of each (row, block) are added up by an integer transpose-reduce that leaves rows in
 //    lanes (V::reduce_rows).
-//  - GEMM with VNNI: see matmul_q8_vnni.inl.
+//  - GEMM with VNNI, and every M on weights re-laid at load (WeightLayout::q8_0_x16,
+//    rows already in lanes): see matmul_q8_vnni.inl.
 // vpdpbusd takes unsigned x signed bytes: the weights go in as w xor 0x80 (= w + 128) and
 // the accumulator starts at nc = -128 * sum(q) of the block, which removes the excess
 // exactly. Without VNNI, |w| * (q with w's sign) goes through vpmaddubsw (|q| <= 127, so
