@@ -521,6 +521,26 @@ TEST_CASE("engine: Q8_0 weights re-laid at load give the bits of the file's layo
     CHECK(relaid.impl()->output.layout == relaid.impl()->layers[0].ssm_in.layout);
     CHECK(relaid.impl()->tok_embd.layout == WeightLayout::rows);  // read by row
 
+    // Progress runs on through the re-layout, and a cancel there is a clean error.
+    std::vector<float> seen;
+    mp.progress = [&](float f) {
+        seen.push_back(f);
+        return true;
+    };
+    kaa::Model::load(path, mp);
+    CHECK(std::is_sorted(seen.begin(), seen.end()));
+    const bool reported = std::any_of(seen.begin(), seen.end(), [](float f) { return f > 0.9f && f < 1.0f; });
+    CHECK(reported == x16);
+    mp.progress = [](float f) { return !(f > 0.9f && f < 1.0f); };
+    try {
+        kaa::Model::load(path, mp);
+        CHECK_FALSE(x16);  // no re-layout: nothing to cancel
+    } catch (const kaa::Error& e) {
+        CHECK(x16);
+        CHECK(e.code() == kaa::ErrorCode::cancelled);
+    }
+    mp.progress = nullptr;
+
     const auto toks = random_tokens(19, plain.n_vocab(), 4);
     kaa::Session a(plain), b(relaid);
     CHECK(bitwise_equal(prefill_all(a, toks), prefill_all(b, toks)));

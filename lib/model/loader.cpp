@@ -256,7 +256,7 @@ std::shared_ptr<ModelImpl> build_model(gguf::File file, const std::string& path,
                         "the tokenizer has " + std::to_string(m->tokenizer->n_vocab()) +
                             " tokens but token_embd.weight only " + std::to_string(hp.n_vocab) + " rows");
     }
-    relayout_weights(*m);
+    relayout_weights(*m, progress, 0.9f, 1.0f);
     progress(1.0f);
     return m;
 }

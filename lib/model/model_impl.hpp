@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,7 +88,9 @@ std::shared_ptr<ModelImpl> build_model(gguf::File file, const std::string& path,
 // every Q8_0 matrix the matmuls read (not the embedding, which is read by row) and hands
 // the file pages it came from back to the OS. Does nothing otherwise: exact precision,
 // a GPU model, a file read into memory (the copy would double the resident size), tied
-// embeddings for the output matrix, or KAA_RELAYOUT=0.
-void relayout_weights(ModelImpl& m);
+// embeddings for the output matrix, or KAA_RELAYOUT=0. Reports progress from `from` to
+// `to` as it goes; an exception from `progress` (a cancelled load) leaves the model's
+// views on the file's layout and propagates.
+void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, float from, float to);
 
 }  // namespace kaa::detail

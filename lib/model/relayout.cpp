@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -85,7 +87,7 @@ void ModelImpl::FreeDeleter::operator()(void* p) const noexcept {
 #endif
 }
 
-void relayout_weights(ModelImpl& m) {
+void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, float from, float to) {
     if (m.params.device != Device::cpu || m.params.precision != Precision::fast || !m.kernels->q8_0_x16 ||
         !m.file.is_mmap())
         return;
@@ -118,23 +120,37 @@ void relayout_weights(ModelImpl& m) {
     }
     if (jobs.empty()) return;
 
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-        for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+    std::atomic<size_t> next{0}, done{0};
+    std::atomic<bool> stop{false};
+    auto work = [&](bool report) {
+        for (size_t i; !stop.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < jobs.size();) {
             const Job& j = jobs[i];
             const WeightMatrix& w = *j.w;
             kernels::pack_q8_0_x16(j.src, w.row_bytes, w.rows, w.cols, j.g_begin, j.g_end, j.dst);
             const int64_t r0 = j.g_begin * kernels::kX16Rows,
                           r1 = std::min(w.rows, j.g_end * kernels::kX16Rows);
             if (j.in_file) release_pages(j.src + size_t(r0) * w.row_bytes, size_t(r1 - r0) * w.row_bytes);
+            const size_t d = done.fetch_add(1) + 1;
+            // Only the loading thread calls back (it may cancel by throwing).
+            if (report) progress(from + (to - from) * float(d) / float(jobs.size()));
         }
     };
     const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
     const unsigned n = std::min<unsigned>(m.params.n_threads > 0 ? unsigned(m.params.n_threads) : hw, hw);
     std::vector<std::thread> threads;
-    for (unsigned t = 1; t < n; ++t) threads.emplace_back(work);
-    work();
+    for (unsigned t = 1; t < n; ++t) threads.emplace_back(work, false);
+    std::exception_ptr failed;
+    try {
+        work(true);
+    } catch (...) {  // cancelled: the helpers stop after their current slice
+        failed = std::current_exception();
+        stop = true;
+    }
     for (auto& t : threads) t.join();
+    if (failed) {
+        m.relaid.clear();  // the views still point at the file
+        std::rethrow_exception(failed);
+    }
 
     // Point the views at the copies only now: every job has read its source.
     size_t b = 0;
