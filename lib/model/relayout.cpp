@@ -122,6 +122,10 @@ void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, 
 
     std::atomic<size_t> next{0}, done{0};
     std::atomic<bool> stop{false};
+    // Only the loading thread calls back (it may cancel by throwing): after each slice it
+    // copies, and once all are done, so at least once even if the helpers took them all;
+    // `to` itself is left to the caller.
+    auto report_done = [&](size_t d) { progress(from + (to - from) * float(d) / float(jobs.size() + 1)); };
     auto work = [&](bool report) {
         for (size_t i; !stop.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < jobs.size();) {
             const Job& j = jobs[i];
@@ -131,8 +135,7 @@ void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, 
                           r1 = std::min(w.rows, j.g_end * kernels::kX16Rows);
             if (j.in_file) release_pages(j.src + size_t(r0) * w.row_bytes, size_t(r1 - r0) * w.row_bytes);
             const size_t d = done.fetch_add(1) + 1;
-            // Only the loading thread calls back (it may cancel by throwing).
-            if (report) progress(from + (to - from) * float(d) / float(jobs.size()));
+            if (report) report_done(d);
         }
     };
     const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
@@ -147,6 +150,13 @@ void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, 
         stop = true;
     }
     for (auto& t : threads) t.join();
+    if (!failed) {
+        try {
+            report_done(done.load());
+        } catch (...) {
+            failed = std::current_exception();
+        }
+    }
     if (failed) {
         m.relaid.clear();  // the views still point at the file
         std::rethrow_exception(failed);
