@@ -133,6 +133,10 @@ const CpuKernels& avx2_kernels(bool vnni);
 const CpuKernels& avx512_kernels(bool vnni);
 const CpuKernels& avx2_kernels();
 const CpuKernels& avx512_kernels();
+// avx512 + VNNI with AMX-INT8 tile products for Q8_0 prefill (bitwise the VNNI results).
+// emulated = false needs a CPU and OS with AMX (dispatch.cpp checks); true runs the same
+// kernel on tiles emulated in C++ (an AVX-512 VNNI CPU suffices), slowly: for tests.
+const CpuKernels& avx512_amx_kernels(bool emulated);
 
 // AArch64 backend. Declared everywhere, defined only when KAA_HAVE_NEON_KERNELS is 1. The
 // bool picks the variant with ARMv8.2 SDOT (same results); the no-argument form (defined

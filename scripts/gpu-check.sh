@@ -6,7 +6,8 @@
 # kaa-bench on a synthetic falcon-mamba-7b-shape Q8_0 model (64 layers: decode, pp2048,
 # 64 sessions batched; exact precision; a KAA_CUDA_PROFILE per-kernel table), a plain
 # PyTorch selective scan as a baseline, compute-sanitizer memcheck on the kernel tests and
-# Nsight Compute on the scan (where the runtime allows them). Every step has a time
+# Nsight Compute on the scan (where the runtime allows them), and where the host CPU has
+# AMX-INT8, the AMX prefill kernel's test and speed. Every step has a time
 # limit; a failed step is reported and the script goes on to the summary. On an H200 the
 # whole run takes about 100 s (docs/PERFORMANCE.md holds its figures).
 #
@@ -177,6 +178,18 @@ if [ -n "$bin" ]; then
         run_step bench_exact 90 "$bin/kaa-bench" -m "$model" --device cuda --exact -p 512 -n 32 -r 2
         # Every launch timed (no decode graphs): where the time goes, per kernel and shape.
         run_step profile 90 env KAA_CUDA_PROFILE=1 "$bin/kaa-bench" -m "$model" --device cuda -p 2048 -n 32 -b 64 -r 1
+    fi
+    # The host's CPU, where it has AMX-INT8 (kernels/cpu/avx512/matmul_q8_amx.cpp): the tile
+    # kernel against the VNNI one, bit for bit, and prefill with and without it (2 threads,
+    # like the CPU targets; the 64-layer model, so 4x the reference model's work).
+    if grep -qw amx_int8 /proc/cpuinfo; then
+        run_step amx_tests 60 "$bin/kaa_tests" "kernels: AMX*" -s
+        if [ -n "$model" ] && [ -f "$model" ]; then
+            run_step amx_bench 90 "$bin/kaa-bench" -m "$model" -t 2 -p 256 -n 0 -r 3 --no-bw
+            run_step vnni_bench 90 env KAA_AMX=0 "$bin/kaa-bench" -m "$model" -t 2 -p 256 -n 0 -r 3 --no-bw
+        fi
+    else
+        summary+=("skip    amx (the host CPU reports no amx_int8)")
     fi
 fi
 

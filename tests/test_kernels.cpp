@@ -364,6 +364,74 @@ TEMPLATE_TEST_CASE("kernels: the Q8_0x16 layout gives the bits of stored rows", 
         }
 }
 
+// AMX (kernels/cpu/avx512/matmul_q8_amx.cpp): prefill on Q8_0x16 weights by tile
+// products must give the bits of the VNNI kernel, for token counts that fill 16-token
+// tiles and that do not, odd block counts, K chunks (64 blocks) crossed, partial
+// 16-row groups and row ranges split as threads split them. Checked with the tiles
+// emulated (any AVX-512 VNNI CPU) and, where the CPU and OS have AMX, on the hardware.
+#if KAA_HAVE_X86_KERNELS
+static void check_amx_against_vnni(const CpuKernels& amx) {
+    const CpuKernels& vnni = kaa::kernels::avx512_kernels(true);
+    std::mt19937 rng(17);
+    for (int64_t K : {32, 96, 2080})
+        for (int64_t N : {15, 45, 160}) {
+            const Weights w = make_weights(WeightType::q8_0, N, K, rng);
+            std::vector<uint8_t> buf(kaa::kernels::x16_bytes(N, K) + 64);
+            uint8_t* x16 = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+            kaa::kernels::pack_q8_0_x16(w.data.data(), w.row_bytes, N, K, 0, kaa::kernels::x16_groups(N), x16);
+            for (int64_t M : {12, 13, 16, 17, 40}) {
+                const std::vector<float> x = randn(size_t(M * K), rng);
+                std::vector<float> want(size_t(M * N), -1.0f), got(size_t(M * N), -2.0f);
+                const std::vector<int64_t> cuts = N > 32 ? std::vector<int64_t>{0, 16, N} : std::vector<int64_t>{0, N};
+                for (size_t i = 0; i + 1 < cuts.size(); ++i)
+                    for (const CpuKernels* k : {&vnni, &amx}) {
+                        MatmulParams p{};
+                        p.wtype = WeightType::q8_0;
+                        p.w_layout = kaa::kernels::WeightLayout::q8_0_x16;
+                        p.w = x16;
+                        p.w_row_bytes = w.row_bytes;
+                        p.x = x.data();
+                        p.x_stride = K;
+                        p.y = k == &vnni ? want.data() : got.data();
+                        p.y_stride = N;
+                        p.M = M;
+                        p.N = N;
+                        p.K = K;
+                        p.n_begin = cuts[i];
+                        p.n_end = cuts[i + 1];
+                        k->matmul(p);
+                    }
+                INFO("N " << N << " K " << K << " M " << M);
+                CHECK(same_bits(want, got));
+            }
+        }
+}
+#endif
+
+TEST_CASE("kernels: AMX tile products (emulated) give the bits of the VNNI kernel", "[kernels]") {
+#if KAA_HAVE_X86_KERNELS
+    const auto& f = kaa::runtime::cpu_features();
+    if (!f.has_avx512_set() || !f.avx512_vnni) KAA_SKIP("CPU lacks AVX-512 VNNI (the emulation's epilogue)");
+    check_amx_against_vnni(kaa::kernels::avx512_amx_kernels(/*emulated=*/true));
+#else
+    KAA_SKIP("no x86 backends in this build");
+#endif
+}
+
+TEST_CASE("kernels: AMX tile products (hardware) give the bits of the VNNI kernel", "[kernels]") {
+#if KAA_HAVE_X86_KERNELS
+    const auto& f = kaa::runtime::cpu_features();
+    if (!f.has_amx_int8_set()) KAA_SKIP("CPU/OS lacks AMX-INT8 (has: " + f.describe() + ")");
+    check_amx_against_vnni(kaa::kernels::avx512_amx_kernels(/*emulated=*/false));
+    // With AMX, the backend chosen by default is the AMX one (unless KAA_AMX=0).
+    const char* env = std::getenv("KAA_AMX");
+    if (!(env && std::string(env) == "0"))
+        CHECK(std::string(kaa::kernels::avx512_kernels().detail).find("amx") != std::string::npos);
+#else
+    KAA_SKIP("no x86 backends in this build");
+#endif
+}
+
 TEST_CASE("kernels: neon SDOT and plain int8 variants give identical bits", "[kernels]") {
     std::string why;
     const CpuKernels* dot = backend<NeonDot>(&why);

@@ -60,7 +60,7 @@ bool request_amx_permission() {
     if (syscall(SYS_arch_prctl, kArchGetXcompPerm, &perm) != 0) return false;
     return (perm >> kXfeatureTileData) & 1ul;
 #else
-    return false;  // other OSes: assume no grant (kaa has no AMX kernels yet anyway)
+    return false;  // other OSes: assume no grant (the VNNI kernels serve)
 #endif
 }
 
@@ -98,6 +98,11 @@ CpuFeatures detect() {
         }
     }
     if (f.amx_tile) f.amx_granted = request_amx_permission();
+    if (f.amx_tile && max_leaf >= 0x1d && cpuid(0x1d, 0).a >= 1) {
+        // Palette 1: EBX = max names (tiles) << 16 | bytes per row, ECX low = max rows.
+        const Regs p1 = cpuid(0x1d, 1);
+        f.amx_16x64 = (p1.b >> 16) >= 8 && (p1.b & 0xffff) >= 64 && (p1.c & 0xffff) >= 16;
+    }
     return f;
 }
 #elif defined(__aarch64__) || defined(_M_ARM64)
@@ -136,6 +141,7 @@ std::string CpuFeatures::describe() const {
     add(amx_int8, "amx-int8");
     add(amx_bf16, "amx-bf16");
     add(amx_granted, "amx-granted");
+    add(amx_16x64, "amx-16x64");
     add(neon, "neon");
     return s.empty() ? std::string("(none)") : s;
 }

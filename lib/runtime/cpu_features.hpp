@@ -29,12 +29,17 @@ struct CpuFeatures {
     bool amx_int8 = false;
     bool amx_bf16 = false;
     bool amx_granted = false;  // the OS granted this process tile data (Linux arch_prctl)
+    bool amx_16x64 = false;    // palette 1 offers 8 tiles of 16 rows x 64 bytes (CPUID 0x1D)
     // arm
     bool neon = false;
 
     // The sets the kernel backends are compiled for.
     bool has_avx2_set() const { return avx2 && fma && f16c; }
     bool has_avx512_set() const { return has_avx2_set() && avx512f && avx512bw && avx512vl && avx512dq; }
+    // What the avx512 backend's AMX kernel needs (kernels/cpu/avx512/matmul_q8_amx.cpp).
+    bool has_amx_int8_set() const {
+        return has_avx512_set() && avx512_vnni && amx_tile && amx_int8 && amx_granted && amx_16x64;
+    }
 
     // e.g. "avx2 fma f16c avx512f ... " (for logs and kaa-info).
     std::string describe() const;

@@ -6,7 +6,8 @@
 // build lacks or the CPU/OS cannot run is Error(unsupported), never a silent fallback, so
 // a test run with KAA_ISA=avx512 really tests avx512. Within a backend, the (AVX-)VNNI
 // variant, or on AArch64 the SDOT one, is used when the CPU has it (same results, faster
-// Q8_0).
+// Q8_0); on avx512, AMX-INT8 tiles too for Q8_0 prefill when the CPU has them and the OS
+// grants tile data (KAA_AMX=0 keeps them off; same results).
 #include "runtime/dispatch.hpp"
 
 #include <cstdlib>
@@ -29,7 +30,13 @@ namespace kaa::kernels {
 #if KAA_HAVE_X86_KERNELS
 // Declared in kernels.hpp; defined here because the variant choice needs cpu_features.
 const CpuKernels& avx2_kernels() { return avx2_kernels(runtime::cpu_features().avx_vnni); }
-const CpuKernels& avx512_kernels() { return avx512_kernels(runtime::cpu_features().avx512_vnni); }
+// AMX when the CPU and OS allow it, unless KAA_AMX=0 (same results; for A/B runs).
+const CpuKernels& avx512_kernels() {
+    const runtime::CpuFeatures& f = runtime::cpu_features();
+    const char* amx = std::getenv("KAA_AMX");
+    if (f.has_amx_int8_set() && !(amx && std::string(amx) == "0")) return avx512_amx_kernels(false);
+    return avx512_kernels(f.avx512_vnni);
+}
 #endif
 
 #if KAA_HAVE_NEON_KERNELS
