@@ -42,14 +42,16 @@ void matmul(const ModelImpl& m, runtime::ThreadPool& pool, const WeightMatrix& W
 
 void Scratch::allocate(const HParams& hp, int64_t cap) {
     capacity = cap;
+    ld_di = hp.d_inner + kRowPad;
+    ld_xz = 2 * hp.d_inner + kRowPad;
     const size_t T = size_t(cap);
     h.assign(T * size_t(hp.d_model), 0.0f);
     xn.assign(T * size_t(hp.d_model), 0.0f);
-    xz.assign(T * size_t(2 * hp.d_inner), 0.0f);
-    xc.assign(T * size_t(hp.d_inner), 0.0f);
+    xz.assign(T * size_t(ld_xz), 0.0f);
+    xc.assign(T * size_t(ld_di), 0.0f);
     xdbl.assign(T * size_t(hp.dt_rank + 2 * hp.d_state), 0.0f);
-    dt.assign(T * size_t(hp.d_inner), 0.0f);
-    y.assign(T * size_t(hp.d_inner), 0.0f);
+    dt.assign(T * size_t(ld_di), 0.0f);
+    y.assign(T * size_t(ld_di), 0.0f);
     out.assign(T * size_t(hp.d_model), 0.0f);
 }
 
@@ -58,6 +60,7 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
     const HParams& hp = m.hp;
     const kernels::CpuKernels& k = *m.kernels;
     const int64_t dm = hp.d_model, di = hp.d_inner, ds = hp.d_state, R = hp.dt_rank;
+    const int64_t ld_di = s.ld_di, ld_xz = s.ld_xz;  // padded row strides (Scratch)
     const int64_t n_xdbl = R + 2 * ds;
     const int64_t conv_floats = di * (hp.d_conv - 1);
     const int64_t layer_floats = conv_floats + di * ds;
@@ -81,11 +84,11 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
         for (int64_t t = 0; t < T; ++t)
             k.rms_norm(s.h.data() + t * dm, L.attn_norm, s.xn.data() + t * dm, dm, hp.rms_eps);
 
-        matmul(m, pool, L.ssm_in, s.xn.data(), dm, s.xz.data(), 2 * di, T);
+        matmul(m, pool, L.ssm_in, s.xn.data(), dm, s.xz.data(), ld_xz, T);
 
         kernels::ConvParams cp{};
-        cp.x_stride = 2 * di;  // x half of each xz row
-        cp.out_stride = di;
+        cp.x_stride = ld_xz;  // x half of each xz row
+        cp.out_stride = ld_di;
         cp.weight = L.conv_w;
         cp.bias = L.conv_b;
         cp.d_inner = di;
@@ -95,15 +98,15 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
             q.c_begin = b;
             q.c_end = e;
             for (size_t i = 0; i < n_segs; ++i) {
-                q.x = s.xz.data() + row0[i] * 2 * di;
-                q.out = s.xc.data() + row0[i] * di;
+                q.x = s.xz.data() + row0[i] * ld_xz;
+                q.out = s.xc.data() + row0[i] * ld_di;
                 q.state = segs[i].state + conv_at;
                 q.T = segs[i].T;
                 k.conv1d_silu(q);
             }
         });
 
-        matmul(m, pool, L.ssm_x, s.xc.data(), di, s.xdbl.data(), n_xdbl, T);
+        matmul(m, pool, L.ssm_x, s.xc.data(), ld_di, s.xdbl.data(), n_xdbl, T);
         if (hp.dt_b_c_rms) {  // Falcon-Mamba: weightless RMS norm on dt, B and C separately
             for (int64_t t = 0; t < T; ++t) {
                 float* row = s.xdbl.data() + t * n_xdbl;
@@ -112,18 +115,18 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
                 k.rms_norm(row + R + ds, nullptr, row + R + ds, ds, hp.rms_eps);
             }
         }
-        matmul(m, pool, L.ssm_dt, s.xdbl.data(), n_xdbl, s.dt.data(), di, T);
+        matmul(m, pool, L.ssm_dt, s.xdbl.data(), n_xdbl, s.dt.data(), ld_di, T);
 
         kernels::ScanParams sp{};
-        sp.u_stride = di;
-        sp.dt_stride = di;
+        sp.u_stride = ld_di;
+        sp.dt_stride = ld_di;
         sp.dt_bias = L.dt_bias;
         sp.A = L.A;
         sp.B_stride = n_xdbl;
         sp.C_stride = n_xdbl;
         sp.D = L.D;
-        sp.z_stride = 2 * di;  // z half of each xz row
-        sp.y_stride = di;
+        sp.z_stride = ld_xz;  // z half of each xz row
+        sp.y_stride = ld_di;
         sp.d_inner = di;
         sp.d_state = ds;
         pool.parallel_for(di, kRowGrain, [&](int64_t b, int64_t e) {
@@ -132,19 +135,19 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
             q.c_end = e;
             for (size_t i = 0; i < n_segs; ++i) {
                 const int64_t r = row0[i];
-                q.u = s.xc.data() + r * di;
-                q.dt_raw = s.dt.data() + r * di;
+                q.u = s.xc.data() + r * ld_di;
+                q.dt_raw = s.dt.data() + r * ld_di;
                 q.B = s.xdbl.data() + r * n_xdbl + R;
                 q.C = s.xdbl.data() + r * n_xdbl + R + ds;
-                q.z = s.xz.data() + r * 2 * di + di;
-                q.y = s.y.data() + r * di;
+                q.z = s.xz.data() + r * ld_xz + di;
+                q.y = s.y.data() + r * ld_di;
                 q.state = segs[i].state + ssm_at;
                 q.T = segs[i].T;
                 k.scan(q);
             }
         });
 
-        matmul(m, pool, L.ssm_out, s.y.data(), di, s.out.data(), dm, T);
+        matmul(m, pool, L.ssm_out, s.y.data(), ld_di, s.out.data(), dm, T);
         for (int64_t i = 0; i < T * dm; ++i) s.h[size_t(i)] += s.out[size_t(i)];
     }
 
