@@ -4,6 +4,7 @@
 // worker never holds a job up.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -22,17 +23,24 @@ TEST_CASE("thread pool: covers 0..n once, in whole grains, for any size and thre
         REQUIRE(pool.size() == threads);
         for (int64_t n : {1, 2, 15, 16, 17, 100, 1000, 4099}) {
             for (int64_t grain : {1, 4, 16}) {
-                std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-                std::atomic<int> calls{0}, bad_start{0};
-                pool.parallel_for(n, grain, [&](int64_t b, int64_t e) {
-                    ++calls;
-                    if (b % grain != 0) ++bad_start;
-                    for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
-                });
-                CAPTURE(threads, n, grain);
-                for (auto& h : hits) REQUIRE(h.load() == 1);
-                REQUIRE(bad_start.load() == 0);
-                REQUIRE(calls.load() <= threads);
+                for (int per_thread : {1, 4}) {
+                    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                    std::atomic<int> calls{0}, bad_start{0};
+                    pool.parallel_for(
+                        n, grain,
+                        [&](int64_t b, int64_t e) {
+                            ++calls;
+                            if (b % grain != 0) ++bad_start;
+                            for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
+                        },
+                        per_thread);
+                    CAPTURE(threads, n, grain, per_thread);
+                    for (auto& h : hits) REQUIRE(h.load() == 1);
+                    REQUIRE(bad_start.load() == 0);
+                    const int64_t grains = (n + grain - 1) / grain;
+                    const int64_t parts = threads == 1 ? 1 : std::min<int64_t>(grains, int64_t(threads) * per_thread);
+                    REQUIRE(calls.load() == parts);
+                }
             }
         }
     }

@@ -105,12 +105,13 @@ void ThreadPool::worker() {
     }
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain,
-                              const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn,
+                              int parts_per_thread) {
     if (n <= 0) return;
     grain = std::max<int64_t>(1, grain);
     const int64_t grains = (n + grain - 1) / grain;
-    const int parts = int(std::min<int64_t>(n_threads_, grains));
+    const int64_t want = n_threads_ > 1 ? int64_t(n_threads_) * std::clamp(parts_per_thread, 1, 64) : 1;
+    const int parts = int(std::min<int64_t>(want, grains));
     if (parts <= 1) {
         fn(0, n);
         return;

@@ -37,11 +37,15 @@ public:
 
     int size() const noexcept { return n_threads_; }
 
-    // fn(begin, end) over a partition of [0, n) into at most size() ranges. Ranges are
-    // multiples of `grain` (except the last) so SIMD kernels get aligned blocks. Which
-    // thread runs which range is not fixed. Exceptions thrown by fn are rethrown here
-    // (the first one). Not reentrant: one parallel_for at a time per pool.
-    void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+    // fn(begin, end) over a partition of [0, n) into at most size() x parts_per_thread
+    // ranges (1 thread: one range). Ranges are multiples of `grain` (except the last) so
+    // SIMD kernels get aligned blocks. Which thread runs which range is not fixed: more
+    // parts than threads let a thread that is running take over the share of one that
+    // was descheduled (a shared machine), at the cost of more, shorter ranges.
+    // Exceptions thrown by fn are rethrown here (the first one). Not reentrant: one
+    // parallel_for at a time per pool.
+    void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn,
+                      int parts_per_thread = 1);
 
 private:
     void worker();

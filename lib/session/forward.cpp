@@ -12,6 +12,13 @@ namespace {
 
 // Output rows per thread are multiples of this (keeps SIMD blocks whole).
 constexpr int64_t kRowGrain = 16;
+// Decode and small batches (M <= 16) split each matmul into 4 parts per thread: on a
+// shared machine a descheduled thread's parts are taken by the running one instead of
+// the step waiting for it. tg64, 2 threads, alternated runs at load 35-50: 80.8-82.9 %
+// of the roofline against 73.1-77.8 % with one part per thread; at load < 2 the same
+// within the noise (82-90 % both). Prefill keeps one part per thread: each part
+// quantizes all M activation rows again.
+constexpr int kSmallMParts = 4;
 
 // y (M x W.rows) = x (M x W.cols) @ W^T, rows of W split across threads.
 void matmul(const ModelImpl& m, runtime::ThreadPool& pool, const WeightMatrix& W,
@@ -30,12 +37,15 @@ void matmul(const ModelImpl& m, runtime::ThreadPool& pool, const WeightMatrix& W
     p.K = W.cols;
     p.q8_f32_activations = m.params.precision == Precision::exact;
     const auto* k = m.kernels;
-    pool.parallel_for(W.rows, kRowGrain, [&](int64_t b, int64_t e) {
-        kernels::MatmulParams q = p;
-        q.n_begin = b;
-        q.n_end = e;
-        k->matmul(q);
-    });
+    pool.parallel_for(
+        W.rows, kRowGrain,
+        [&](int64_t b, int64_t e) {
+            kernels::MatmulParams q = p;
+            q.n_begin = b;
+            q.n_end = e;
+            k->matmul(q);
+        },
+        M <= 16 ? kSmallMParts : 1);
 }
 
 }  // namespace
