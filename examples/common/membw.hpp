@@ -43,33 +43,55 @@ inline uint64_t read_scalar(const uint64_t* p, size_t n) {
 }
 
 #ifdef KAA_MEMBW_X86
+// The x86 readers walk the slice as two streams (its halves) and prefetch each 2 KiB
+// ahead: the access pattern of kaa's Q8_0 GEMV (two 16-row groups at a time, software
+// prefetch). On the 2-core reference VM that reads 6-9 % more than one plain stream
+// (medians and maxima of 9 alternated runs: 31.9 / 32.5 against 29.3 / 30.6 GB/s).
+constexpr size_t kAhead = 256;  // uint64 words: 2 KiB
+
 __attribute__((target("avx2"))) inline uint64_t read_avx2(const uint64_t* p, size_t n) {
+    const size_t half = (n / 2) & ~size_t(15);
+    const uint64_t* q = p + half;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {  // 128 bytes (two cache lines) per iteration
+    for (size_t i = 0; i < half; i += 16) {  // 128 bytes (two cache lines) of each stream
+        const size_t f = i + kAhead < half ? i + kAhead : i;  // stays inside the slice
+        _mm_prefetch(reinterpret_cast<const char*>(p + f), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(p + f + 8), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(q + f), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(q + f + 8), _MM_HINT_T0);
         a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
         a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 4)));
         a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 8)));
         a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 12)));
+        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i + 4)));
+        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i + 8)));
+        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i + 12)));
     }
     alignas(32) uint64_t lanes[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
                        _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
-    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + read_scalar(p + i, n - i);
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + read_scalar(p + 2 * half, n - 2 * half);
 }
 
 __attribute__((target("avx512f"))) inline uint64_t read_avx512(const uint64_t* p, size_t n) {
+    const size_t half = (n / 2) & ~size_t(15);
+    const uint64_t* q = p + half;
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {  // 256 bytes (four cache lines) per iteration
+    for (size_t i = 0; i < half; i += 16) {  // 128 bytes (two cache lines) of each stream
+        const size_t f = i + kAhead < half ? i + kAhead : i;  // stays inside the slice
+        _mm_prefetch(reinterpret_cast<const char*>(p + f), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(p + f + 8), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(q + f), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(q + f + 8), _MM_HINT_T0);
         a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
         a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 8));
-        a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(p + i + 16));
-        a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(p + i + 24));
+        a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(q + i));
+        a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(q + i + 8));
     }
     alignas(64) uint64_t lanes[8];
     _mm512_store_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
-    return read_scalar(lanes, 8) + read_scalar(p + i, n - i);
+    return read_scalar(lanes, 8) + read_scalar(p + 2 * half, n - 2 * half);
 }
 #endif
 
