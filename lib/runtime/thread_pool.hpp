@@ -1,9 +1,10 @@
 // thread_pool.hpp — a small fork-join pool owned by a Session.
 //
-// parallel_for(n, fn) splits [0, n) into one contiguous range ("part") per thread and
-// returns when all parts are done. The split depends only on n and the thread count, and
-// kernels compute every element the same way whatever range it falls in, so results
-// never depend on the number of threads.
+// parallel_for(n, fn) splits [0, n) into contiguous ranges ("parts"), one per thread or
+// a few per thread when asked, and returns when all parts are done. The split depends
+// only on n, the thread count and the parts asked for, and kernels compute every element
+// the same way whatever range it falls in, so results never depend on the number of
+// threads.
 //
 // Parts are claimed, not assigned: the caller and the workers take the next unclaimed
 // part until none is left. On a quiet machine each thread ends up with one part, as with
