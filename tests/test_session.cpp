@@ -14,6 +14,7 @@
 #include "kaa/kaa.hpp"
 #include "model/model_impl.hpp"
 #include "runtime/hash.hpp"
+#include "support/shared.hpp"
 #include "support/temp.hpp"
 
 namespace {
@@ -501,6 +502,36 @@ TEST_CASE("engine: eval_batch refuses bad batches before touching any state", "[
 // Fast-precision Q8_0 models are re-laid at load for kernels that take Q8_0x16
 // (lib/model/relayout.cpp); KAA_RELAYOUT=0 keeps the file's layout. The two must agree
 // bit for bit: prefill, decode and batched decode.
+// The AMX prefill kernel end to end (model load, re-layout, thread splits, chunks), on
+// emulated tiles: the same logits as the VNNI kernels.
+TEST_CASE("engine: AMX prefill (emulated tiles) gives the bits of the VNNI kernels", "[engine]") {
+    kaa::test::TempDir dir;
+    SynthSpec spec = odd_spec(TensorType::q8_0, 9);
+    spec.d_inner = 224;
+    const std::string path = dir.file("m.gguf");
+    kaa::gguf::write_synth_model(spec, path);
+    kaa::ModelParams mp;
+    mp.precision = kaa::Precision::fast;
+    mp.n_threads = 2;
+    setenv("KAA_AMX", "0", 1);
+    const kaa::Model vnni = kaa::Model::load(path, mp);
+    setenv("KAA_AMX", "emulate", 1);
+    const kaa::Model amx = kaa::Model::load(path, mp);
+    unsetenv("KAA_AMX");
+    const std::string detail = amx.impl()->kernels->detail;
+    if (detail.find("emulated amx") == std::string::npos)
+        KAA_SKIP("the AMX emulation runs in the avx512 VNNI backend; this run uses " + detail);
+    CHECK(std::string(vnni.impl()->kernels->detail).find("amx") == std::string::npos);
+    const auto toks = random_tokens(40, vnni.n_vocab(), 5);
+    for (int32_t n_batch : {13, 16, 40}) {  // prefill chunks: partial and whole 16-token tiles
+        kaa::SessionParams sp;
+        sp.n_batch = n_batch;
+        kaa::Session a(vnni, sp), b(amx, sp);
+        INFO("n_batch " << n_batch);
+        CHECK(bitwise_equal(prefill_all(a, toks), prefill_all(b, toks)));
+    }
+}
+
 TEST_CASE("engine: Q8_0 weights re-laid at load give the bits of the file's layout", "[engine]") {
     kaa::test::TempDir dir;
     SynthSpec spec = odd_spec(TensorType::q8_0, 9);
