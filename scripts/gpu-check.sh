@@ -183,7 +183,7 @@ if [ -n "$bin" ]; then
     # kernel against the VNNI one, bit for bit, and prefill with and without it (2 threads,
     # like the CPU targets; the 64-layer model, so 4x the reference model's work).
     if grep -qw amx_int8 /proc/cpuinfo; then
-        run_step amx_tests 60 "$bin/kaa_tests" "kernels: AMX*" -s
+        run_step amx_tests 60 "$bin/kaa_tests" "*AMX*" -s
         if [ -n "$model" ] && [ -f "$model" ]; then
             run_step amx_bench 90 "$bin/kaa-bench" -m "$model" -t 2 -p 256 -n 0 -r 3 --no-bw
             run_step vnni_bench 90 env KAA_AMX=0 "$bin/kaa-bench" -m "$model" -t 2 -p 256 -n 0 -r 3 --no-bw
