@@ -45,6 +45,7 @@ struct Vec256 {
     // The scan's 16 states and 16 A vectors stay in L1 scratch: they alone would take
     // every ymm register.
     static constexpr bool kScanInRegisters = false;
+    static constexpr bool kScanStatesInLanes = false;  // (x86/ssm.inl)
 
     // ---- lanes --------------------------------------------------------------------------------
     // zero, set1, load, store, add, sub, mul, min, max, fmadd, fnmadd, cvt_i32, zero_i,

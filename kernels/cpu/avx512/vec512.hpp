@@ -36,8 +36,9 @@ struct Vec512 {
     static constexpr int64_t kGemmNB = 128;       // 128 rows x 1024 x 4 B = 512 KiB of L2 at most
     static constexpr int kVnniT = 6;              // VNNI GEMM: 2 x 16 rows x 6 tokens
     // d_state = 16 (every Mamba-1 model): a full group's 16 x 16 state block is transposed
-    // in registers and stays there for all T steps.
+    // in registers and stays there for all T steps; decode steps keep the states in lanes.
     static constexpr bool kScanInRegisters = true;
+    static constexpr bool kScanStatesInLanes = true;
 
     // ---- lanes --------------------------------------------------------------------------------
     // zero, set1, load, store, add, sub, mul, min, max, fmadd, fnmadd, cvt_i32, zero_i,
@@ -127,6 +128,31 @@ struct Vec512 {
             r[j + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
             r[j + 12] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
         }
+    }
+    // The decode scan's C.h sums with the states in lanes (x86/ssm.inl, scan_group_states):
+    // 16 channels ("roles" 0..15) each give a vector p of 16 products, lane s = S[s] C[s].
+    // Their sums over s leave in one vector, role r in lane 4 (r % 4) + r / 4, added as the
+    // halving tree of scan_group: q[s] = p[s] + p[s+8], r[s] = q[s] + q[s+4],
+    // u[s] = r[s] + r[s+2], u[0] + u[1]. 30 shuffles + 15 adds for 16 channels, where
+    // transposing the state block in and out and A in took 192 shuffles.
+    // Step 1, roles 2i and 2i+1: lanes 0-7 hold q of role 2i, lanes 8-15 q of role 2i+1.
+    static F tree_halves(F p0, F p1) {
+        return _mm512_add_ps(_mm512_shuffle_f32x4(p0, p1, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(p0, p1, _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    // Steps 2-4 over the 8 vectors of step 1 (q[i] from roles 2i, 2i+1).
+    static F tree_finish(const F (&q)[8]) {
+        __m512d r[4];
+        for (int j = 0; j < 4; ++j)  // 128-bit quarter k of r[j]: r[0..3] of role 4j + k
+            r[j] = _mm512_castps_pd(_mm512_add_ps(_mm512_shuffle_f32x4(q[2 * j], q[2 * j + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                                  _mm512_shuffle_f32x4(q[2 * j], q[2 * j + 1], _MM_SHUFFLE(3, 1, 3, 1))));
+        __m512 u[2];
+        for (int m = 0; m < 2; ++m)  // quarter k of u[m]: u[0..1] of roles 8m + k, 8m + 4 + k
+            u[m] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(r[2 * m], r[2 * m + 1])),
+                                 _mm512_castpd_ps(_mm512_unpackhi_pd(r[2 * m], r[2 * m + 1])));
+        // quarter k: the sums of roles k, 4 + k, 8 + k, 12 + k
+        return _mm512_add_ps(_mm512_shuffle_ps(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
     }
     // Lane l = p[l * stride] for lanes in m (others 0), and back: masked gather / scatter.
     static F gather_column(const float* p, int64_t stride, Tail m) {
