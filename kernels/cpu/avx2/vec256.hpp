@@ -46,6 +46,7 @@ struct Vec256 {
     // every ymm register.
     static constexpr bool kScanInRegisters = false;
     static constexpr bool kScanStatesInLanes = false;  // (x86/ssm.inl)
+    static constexpr bool kSmallColumns = false;       // conv columns by gathers (x86/ssm.inl)
 
     // ---- lanes --------------------------------------------------------------------------------
     // zero, set1, load, store, add, sub, mul, min, max, fmadd, fnmadd, cvt_i32, zero_i,

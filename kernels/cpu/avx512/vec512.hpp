@@ -154,6 +154,33 @@ struct Vec512 {
         return _mm512_add_ps(_mm512_shuffle_ps(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
                              _mm512_shuffle_ps(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
     }
+    // A full group's rows of n <= 4 floats (conv taps and history, x86/ssm.inl): lane l
+    // of v[j] = p[l * n + j], and back. The 16 n floats sit in n vectors; each column
+    // takes two two-source permutes and a blend, where a gather or scatter costs ~16 loads
+    // or stores (conv at T = 1, d_inner 8192: 7 gathers and 3 scatters a group).
+    static constexpr bool kSmallColumns = true;
+    static __m512i small_col_index(int n, int j) {  // lane l: l * n + j
+        return _mm512_add_epi32(_mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(n)), _mm512_set1_epi32(j));
+    }
+    static F permute64(const F (&r)[4], __m512i idx) {  // lane l = (r[0] .. r[3])[idx[l]], idx < 64
+        const F lo = _mm512_permutex2var_ps(r[0], idx, r[1]), hi = _mm512_permutex2var_ps(r[2], idx, r[3]);
+        return _mm512_mask_blend_ps(_mm512_cmpge_epu32_mask(idx, _mm512_set1_epi32(32)), lo, hi);
+    }
+    static void load_small_columns(const float* p, int n, F* v) {
+        F r[4];
+        for (int i = 0; i < 4; ++i) r[i] = i < n ? _mm512_loadu_ps(p + 16 * i) : _mm512_setzero_ps();
+        for (int j = 0; j < n; ++j) v[j] = permute64(r, small_col_index(n, j));
+    }
+    static void store_small_columns(float* p, int n, const F* v) {
+        F c[4];
+        for (int j = 0; j < 4; ++j) c[j] = j < n ? v[j] : _mm512_setzero_ps();
+        for (int i = 0; i < n; ++i) {
+            // float f = 16 i + l of the rows is column f % n, lane f / n: index 16 (f % n) + f / n
+            alignas(64) int32_t ix[16];
+            for (int l = 0; l < 16; ++l) ix[l] = 16 * ((16 * i + l) % n) + (16 * i + l) / n;
+            _mm512_storeu_ps(p + 16 * i, permute64(c, _mm512_load_si512(ix)));
+        }
+    }
     // Lane l = p[l * stride] for lanes in m (others 0), and back: masked gather / scatter.
     static F gather_column(const float* p, int64_t stride, Tail m) {
         const __m512i idx = _mm512_mullo_epi32(lane_idx(), _mm512_set1_epi32(int(stride)));

@@ -7,8 +7,9 @@
 //
 // Per-channel rows (state, A, conv weights: channel-major) are turned into per-lane
 // vectors ("columns") when a group starts and back when it ends: W x W in-register
-// transposes for whole blocks of a full group, gathers in and V::store_column out for
-// the rest (conv taps, partial groups, d_state not a multiple of W).
+// transposes for whole blocks of a full group, permutes for a full group's rows of at
+// most 4 (conv taps and history, where the ISA has them: V::kSmallColumns), gathers in
+// and V::store_column out for the rest (partial groups, d_state not a multiple of W).
 #pragma once
 
 #include "kernels/cpu/scratch.hpp"
@@ -35,6 +36,9 @@ inline void load_columns(const float* p, int64_t n, int64_t nl, typename V::F* v
         }
         for (int64_t j = j0; j < n; ++j) v[j] = V::gather_column(p + j, n, V::tail(W));
     } else {
+        if constexpr (V::kSmallColumns) {
+            if (nl == W && n <= 4) return V::load_small_columns(p, int(n), v);
+        }
         const typename V::Tail t = V::tail(nl);
         for (int64_t j = 0; j < n; ++j) v[j] = V::gather_column(p + j, n, t);
     }
@@ -53,6 +57,9 @@ inline void store_columns(float* p, int64_t n, int64_t nl, const typename V::F* 
         }
         for (int64_t j = j0; j < n; ++j) V::store_column(p + j, n, V::tail(W), v[j]);
     } else {
+        if constexpr (V::kSmallColumns) {
+            if (nl == W && n <= 4) return V::store_small_columns(p, int(n), v);
+        }
         const typename V::Tail t = V::tail(nl);
         for (int64_t j = 0; j < n; ++j) V::store_column(p + j, n, t, v[j]);
     }
