@@ -45,7 +45,7 @@ struct Vec256 {
     // The scan's 16 states and 16 A vectors stay in L1 scratch: they alone would take
     // every ymm register.
     static constexpr bool kScanInRegisters = false;
-    static constexpr bool kScanStatesInLanes = false;  // (x86/ssm.inl)
+    static constexpr bool kScanStatesInLanes = true;   // (x86/ssm.inl, scan_states)
     static constexpr bool kSmallColumns = false;       // conv columns by gathers (x86/ssm.inl)
 
     // ---- lanes --------------------------------------------------------------------------------
@@ -114,6 +114,26 @@ struct Vec256 {
 
     // ---- per-channel kernels (x86/ssm.inl) --------------------------------------------------
     static void transpose(F (&r)[8]) { x86::transpose8x8(r); }
+    // The decode scan's C.h sums with the states in lanes (x86/ssm.inl, scan_states): 8
+    // channels ("roles" 0..7) each give q, lane s = S[s] C[s] + S[s+8] C[s+8] (the first
+    // step of scan_group's tree, one FMA). Their sums over s leave in one vector, role r in lane
+    // 4 (r % 2) + r / 2, added as the halving tree of scan_group: r[s] = q[s] + q[s+4],
+    // u[s] = r[s] + r[s+2], u[0] + u[1]. 14 shuffles + 7 adds for 8 channels.
+    static constexpr int64_t role_channel(int r) { return 4 * (r % 2) + r / 2; }
+    static F tree_finish(const F (&q)[8]) {
+        __m256d r[4];
+        for (int i = 0; i < 4; ++i)  // 128-bit half k of r[i]: r[0..3] of role 2i + k
+            r[i] = _mm256_castps_pd(_mm256_add_ps(_mm256_permute2f128_ps(q[2 * i], q[2 * i + 1], 0x20),
+                                                  _mm256_permute2f128_ps(q[2 * i], q[2 * i + 1], 0x31)));
+        __m256 u[2];
+        for (int m = 0; m < 2; ++m)  // half k of u[m]: u[0..1] of roles 4m + k, 4m + 2 + k
+            u[m] = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(r[2 * m], r[2 * m + 1])),
+                                 _mm256_castpd_ps(_mm256_unpackhi_pd(r[2 * m], r[2 * m + 1])));
+        // half k: the sums of roles k, 2 + k, 4 + k, 6 + k
+        return _mm256_add_ps(_mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+
     // Lane l = p[l * stride] for lanes in t (others 0): a masked gather.
     static F gather_column(const float* p, int64_t stride, Tail t) {
         const __m256i idx = _mm256_mullo_epi32(lane_idx(), _mm256_set1_epi32(int(stride)));

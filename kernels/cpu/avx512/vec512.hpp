@@ -129,16 +129,22 @@ struct Vec512 {
             r[j + 12] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
         }
     }
-    // The decode scan's C.h sums with the states in lanes (x86/ssm.inl, scan_group_states):
-    // 16 channels ("roles" 0..15) each give a vector p of 16 products, lane s = S[s] C[s].
-    // Their sums over s leave in one vector, role r in lane 4 (r % 4) + r / 4, added as the
-    // halving tree of scan_group: q[s] = p[s] + p[s+8], r[s] = q[s] + q[s+4],
-    // u[s] = r[s] + r[s+2], u[0] + u[1]. 30 shuffles + 15 adds for 16 channels, where
-    // transposing the state block in and out and A in took 192 shuffles.
-    // Step 1, roles 2i and 2i+1: lanes 0-7 hold q of role 2i, lanes 8-15 q of role 2i+1.
-    static F tree_halves(F p0, F p1) {
-        return _mm512_add_ps(_mm512_shuffle_f32x4(p0, p1, _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_f32x4(p0, p1, _MM_SHUFFLE(3, 2, 3, 2)));
+    // The decode scan's C.h sums with the states in lanes (x86/ssm.inl, scan_states):
+    // 16 channels ("roles" 0..15) each give a vector h of their 16 new states (lane s).
+    // Their sums over s of h[s] C[s] leave in one vector, role r in lane 4 (r % 4) + r / 4,
+    // added as the tree of scan_group: q[s] = h[s] C[s] + h[s+8] C[s+8] (one FMA), then
+    // r[s] = q[s] + q[s+4], u[s] = r[s] + r[s+2], u[0] + u[1]. 30 shuffles, 8 FMAs, 8
+    // products and 7 adds for 16 channels, where transposing the state block in and
+    // out and A in took 192 shuffles.
+    static constexpr int64_t role_channel(int r) { return 4 * (r % 4) + r / 4; }
+    static F dup_low_half(F v) { return _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 1, 0)); }
+    static F dup_high_half(F v) { return _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)); }
+    // Step 1, roles 2i and 2i+1 (clo, chi: C's low and high halves, each twice): lanes
+    // 0-7 hold q of role 2i, lanes 8-15 q of role 2i+1.
+    static F tree_halves(F h0, F h1, F clo, F chi) {
+        const F lo = _mm512_shuffle_f32x4(h0, h1, _MM_SHUFFLE(1, 0, 1, 0));  // h[0..7] of both
+        const F hi = _mm512_shuffle_f32x4(h0, h1, _MM_SHUFFLE(3, 2, 3, 2));  // h[8..15]
+        return _mm512_fmadd_ps(lo, clo, _mm512_mul_ps(hi, chi));
     }
     // Steps 2-4 over the 8 vectors of step 1 (q[i] from roles 2i, 2i+1).
     static F tree_finish(const F (&q)[8]) {

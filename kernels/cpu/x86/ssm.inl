@@ -132,17 +132,21 @@ inline void scan_group(const ScanParams& p, int64_t c0, int64_t nl, typename V::
         };
         F acc = V::zero();
         if constexpr (kNS == 16) {
-            // The sum over s of S[s] C[s] as the halving tree of scan_group_states (which
-            // must give the same bits): (s, s+8), then (s, s+4), (s, s+2), (s, s+1).
-            auto sc = [&](int64_t s) {
-                update(s);
-                return V::mul(S[s], V::bcast(C + s));
-            };
-            F r[4];
-            for (int64_t s = 0; s < 4; ++s) {
-                const F q0 = V::add(sc(s), sc(s + 8));
-                r[s] = V::add(q0, V::add(sc(s + 4), sc(s + 12)));
+            // The sum over s of S[s] C[s] as the halving tree of scan_states (which must
+            // give the same bits): q[s] = S[s] C[s] + S[s+8] C[s+8] (one FMA), then pairs
+            // (s, s+4), (s, s+2), (s, s+1). 23 operations where a chain of FMAs took 16,
+            // for a decode without transposes; q first, so that 8 sums are live, not 16.
+            F q[8];
+            for (int64_t s = 0; s < 8; ++s) {
+                update(s + 8);
+                q[s] = V::mul(S[s + 8], V::bcast(C + s + 8));
             }
+            for (int64_t s = 0; s < 8; ++s) {
+                update(s);
+                q[s] = V::fmadd(S[s], V::bcast(C + s), q[s]);
+            }
+            F r[4];
+            for (int64_t s = 0; s < 4; ++s) r[s] = V::add(q[s], q[s + 4]);
             acc = V::add(V::add(r[0], r[2]), V::add(r[1], r[3]));
         } else {
             // Unrolled for a compile-time d_state, so S[] can live in registers across all T.
@@ -160,54 +164,76 @@ inline void scan_group(const ScanParams& p, int64_t c0, int64_t nl, typename V::
     store_columns<V>(p.state + c0 * N, N, nl, S);
 }
 
-// Decode (T = 1), d_state = W = 16, full groups of 16 channels: lanes = the 16 states of
-// one channel, so its state and A rows are read and written in place instead of
-// transposed, and 16 channels' C.h sums leave through one reduction tree
-// (V::tree_halves, V::tree_finish). Lane for lane the same operations as
-// scan_group<V, 16>, so the same bits: decode equals any chunking of a prefill.
+// Decode (T = 1), d_state 16, full groups of W channels: lanes = states, one channel's
+// 16 states in 16 / W vectors, so its state and A rows are read and written in place
+// instead of transposed, and the W channels' C.h sums leave through one reduction tree
+// (V::role_channel, V::tree_*: AVX-512 30 shuffles for 16 channels and AVX2 14 for 8,
+// where the transposes of the state block in and out and of A took 192 and 144). Lane
+// for lane the same operations as scan_group<V, 16>, so the same bits: decode equals
+// any chunking of a prefill.
 // The per-channel inputs (softplus(dt), dt u, SiLU(z)) are computed a chunk of groups
 // ahead: in line, their ~80-cycle chain started every group, and with ~600 µops a
 // group the reorder buffer could not overlap one group's chain with the next group
-// (~365 cycles a group, llvm-mca and measured, against ~180 of port throughput).
-constexpr int64_t kStatesChunk = 8;  // groups per pass of per-channel inputs (1.5 KiB)
+// (AVX-512: ~365 cycles a group, llvm-mca and measured, against ~180 of port throughput).
+constexpr int64_t kStatesChunk = 8;  // groups per pass of per-channel inputs
 
-// State and A rows are prefetched two groups (2 x 1 KiB each) ahead: d_inner 8192 at
-// one thread, 115-128 ns a group against 145-190 without and 130-165 at one or four.
-constexpr int64_t kPfFloats = 2 * 16 * 16;
 template <class V>
 void scan_states(const ScanParams& p, int64_t c0, int64_t groups) {
     using F = typename V::F;
-    static_assert(V::kW == 16, "one channel's 16 states fill a vector");
+    constexpr int W = V::kW, NV = 16 / W;  // vectors per channel
+    static_assert(W == 16 || W == 8, "a channel's 16 states fill one or two vectors");
+    // State and A rows are prefetched two groups ahead: d_inner 8192, AVX-512, one
+    // thread, 115-128 ns a group against 145-190 without and 130-165 one or four ahead.
+    constexpr int64_t kPfFloats = 2 * W * 16;
     const F log2e = V::set1(kLog2e);
-    const F B = V::load(p.B), C = V::load(p.C);
-    alignas(64) float dts[16 * kStatesChunk], dus[16 * kStatesChunk], gate[16 * kStatesChunk];
+    F B[NV], C[NV];
+    for (int v = 0; v < NV; ++v) B[v] = V::load(p.B + v * W), C[v] = V::load(p.C + v * W);
+    alignas(64) float dts[W * kStatesChunk], dus[W * kStatesChunk], gate[W * kStatesChunk];
     for (int64_t g0 = 0; g0 < groups; g0 += kStatesChunk) {
-        const int64_t ng = imin(kStatesChunk, groups - g0), cc = c0 + 16 * g0;
+        const int64_t ng = imin(kStatesChunk, groups - g0), cc = c0 + W * g0;
         for (int64_t g = 0; g < ng; ++g) {
-            const int64_t c = cc + 16 * g;
+            const int64_t c = cc + W * g;
             const F dt = vsoftplus<V>(V::add(V::load(p.dt_raw + c), V::load(p.dt_bias + c)));
-            V::store(dts + 16 * g, dt);
-            V::store(dus + 16 * g, V::mul(dt, V::load(p.u + c)));
-            V::store(gate + 16 * g, vsilu<V>(V::load(p.z + c)));
+            V::store(dts + W * g, dt);
+            V::store(dus + W * g, V::mul(dt, V::load(p.u + c)));
+            V::store(gate + W * g, vsilu<V>(V::load(p.z + c)));
         }
         for (int64_t g = 0; g < ng; ++g) {
-            const int64_t cg = cc + 16 * g;
+            const int64_t cg = cc + W * g;
             float* const state = p.state + cg * 16;
             const float* const A = p.A + cg * 16;
-            // Role r handles channel 4 (r % 4) + r / 4, so tree_finish returns lane c = channel c.
+            // Role r updates channel V::role_channel(r), so the tree returns lane c = channel c.
+            // It returns its new states (W = 16; V::tree_halves takes the first step) or,
+            // for W = 8, the first step itself: S[s] C[s] + S[s+8] C[s+8], s < 8.
             auto role = [&](int r) {
-                const int64_t c = 4 * (r % 4) + r / 4;
-                _mm_prefetch(reinterpret_cast<const char*>(state + c * 16 + kPfFloats), _MM_HINT_T0);
-                _mm_prefetch(reinterpret_cast<const char*>(A + c * 16 + kPfFloats), _MM_HINT_T0);
-                const F dA = vexp2<V>(V::mul(V::bcast(dts + 16 * g + c), V::mul(V::load(A + c * 16), log2e)));
-                const F h = V::fmadd(V::load(state + c * 16), dA, V::mul(V::bcast(dus + 16 * g + c), B));
-                V::store(state + c * 16, h);
-                return V::mul(h, C);
+                const int64_t c = V::role_channel(r);
+                const F dtc = V::bcast(dts + W * g + c), duc = V::bcast(dus + W * g + c);
+                F hv[NV];
+                for (int v = 0; v < NV; ++v) {
+                    float* S = state + c * 16 + v * W;
+                    _mm_prefetch(reinterpret_cast<const char*>(S + kPfFloats), _MM_HINT_T0);
+                    _mm_prefetch(reinterpret_cast<const char*>(A + c * 16 + v * W + kPfFloats), _MM_HINT_T0);
+                    const F dA = vexp2<V>(V::mul(dtc, V::mul(V::load(A + c * 16 + v * W), log2e)));
+                    const F h = V::fmadd(V::load(S), dA, V::mul(duc, B[v]));
+                    V::store(S, h);
+                    hv[v] = h;
+                }
+                if constexpr (NV == 2) return V::fmadd(hv[0], C[0], V::mul(hv[1], C[1]));
+                else return hv[0];
             };
-            F q[8];
-            for (int i = 0; i < 8; ++i) q[i] = V::tree_halves(role(2 * i), role(2 * i + 1));
-            const F yv = V::fmadd(V::load(p.D + cg), V::load(p.u + cg), V::tree_finish(q));
-            V::store(p.y + cg, V::mul(yv, V::load(gate + 16 * g)));
+            F acc;
+            if constexpr (W == 16) {
+                const F Clo = V::dup_low_half(C[0]), Chi = V::dup_high_half(C[0]);
+                F q[8];
+                for (int i = 0; i < 8; ++i) q[i] = V::tree_halves(role(2 * i), role(2 * i + 1), Clo, Chi);
+                acc = V::tree_finish(q);
+            } else {
+                F q[8];
+                for (int r = 0; r < 8; ++r) q[r] = role(r);
+                acc = V::tree_finish(q);
+            }
+            const F yv = V::fmadd(V::load(p.D + cg), V::load(p.u + cg), acc);
+            V::store(p.y + cg, V::mul(yv, V::load(gate + W * g)));
         }
     }
 }
