@@ -119,13 +119,26 @@ inline void scan_group(const ScanParams& p, int64_t c0, int64_t nl, typename V::
     for (int64_t s = 0; s < N; ++s) A[s] = V::mul(A[s], V::set1(kLog2e));
     const F bias = V::load(p.dt_bias + c0, m);
     const F D = V::load(p.D + c0, m);
+    // Per-step inputs softplus(dt), dt u and SiLU(z), kSteps steps ahead: their ~80-cycle
+    // chain no longer starts each step, so the reorder buffer (~1.5 steps of µops)
+    // overlaps consecutive steps. d_inner 8192, T 256, one thread: AVX-512 18.5-19.4 ms
+    // against 22.4-22.8 in line, AVX2 33.4-33.7 against 39.7-40.4 (4 and 16 steps ahead:
+    // no better).
+    constexpr int64_t kSteps = 8;
+    F pdt[kSteps], pdu[kSteps], pgate[kSteps];
     for (int64_t t = 0; t < p.T; ++t) {
-        const F dt = vsoftplus<V>(V::add(V::load(p.dt_raw + t * p.dt_stride + c0, m), bias));
+        const int64_t i = t % kSteps;
+        if (i == 0) {
+            for (int64_t k = 0; k < kSteps && t + k < p.T; ++k) {
+                pdt[k] = vsoftplus<V>(V::add(V::load(p.dt_raw + (t + k) * p.dt_stride + c0, m), bias));
+                pdu[k] = V::mul(pdt[k], V::load(p.u + (t + k) * p.u_stride + c0, m));
+                pgate[k] = vsilu<V>(V::load(p.z + (t + k) * p.z_stride + c0, m));
+            }
+        }
+        const F dt = pdt[i], du = pdu[i];
         const F u = V::load(p.u + t * p.u_stride + c0, m);
-        const F z = V::load(p.z + t * p.z_stride + c0, m);
         const float* B = p.B + t * p.B_stride;
         const float* C = p.C + t * p.C_stride;
-        const F du = V::mul(dt, u);
         // S[s] <- S[s] exp(dt A[s]) + du B[s]; A[s] holds A * log2(e).
         auto update = [&](int64_t s) {
             S[s] = V::fmadd(S[s], vexp2<V>(V::mul(dt, A[s])), V::mul(du, V::bcast(B + s)));
@@ -159,7 +172,7 @@ inline void scan_group(const ScanParams& p, int64_t c0, int64_t nl, typename V::
             }
         }
         const F yv = V::fmadd(D, u, acc);
-        V::store(p.y + t * p.y_stride + c0, m, V::mul(yv, vsilu<V>(z)));
+        V::store(p.y + t * p.y_stride + c0, m, V::mul(yv, pgate[i]));
     }
     store_columns<V>(p.state + c0 * N, N, nl, S);
 }
