@@ -129,6 +129,14 @@ inline void scan_group(const ScanParams& p, int64_t c0, int64_t nl, typename V::
     for (int64_t t = 0; t < p.T; ++t) {
         const int64_t i = t % kSteps;
         if (i == 0) {
+            // The rows of the next kSteps steps (32 KiB apart: too far for the hardware
+            // prefetchers, so each was a demand miss) are fetched while these run:
+            // AVX-512 T 256 14.7-14.9 ms against 19.4 (one thread; y rows too: worse).
+            for (int64_t k = t + kSteps; k < t + 2 * kSteps && k < p.T; ++k) {
+                _mm_prefetch(reinterpret_cast<const char*>(p.dt_raw + k * p.dt_stride + c0), _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(p.u + k * p.u_stride + c0), _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(p.z + k * p.z_stride + c0), _MM_HINT_T0);
+            }
             for (int64_t k = 0; k < kSteps && t + k < p.T; ++k) {
                 pdt[k] = vsoftplus<V>(V::add(V::load(p.dt_raw + (t + k) * p.dt_stride + c0, m), bias));
                 pdu[k] = V::mul(pdt[k], V::load(p.u + (t + k) * p.u_stride + c0, m));
