@@ -116,8 +116,8 @@ struct Vec256 {
     static void transpose(F (&r)[8]) { x86::transpose8x8(r); }
     // The decode scan's C.h sums with the states in lanes (x86/ssm.inl, scan_states): 8
     // channels ("roles" 0..7) each give q, lane s = S[s] C[s] + S[s+8] C[s+8] (the first
-    // step of scan_group's tree, one FMA). Their sums over s leave in one vector, role r in lane
-    // 4 (r % 2) + r / 2, added as the halving tree of scan_group: r[s] = q[s] + q[s+4],
+    // step of scan_group's tree, one FMA). Their sums over s leave in one vector, role r
+    // in lane 4 (r % 2) + r / 2, added as the rest of that tree: r[s] = q[s] + q[s+4],
     // u[s] = r[s] + r[s+2], u[0] + u[1]. 14 shuffles + 7 adds for 8 channels.
     static constexpr int64_t role_channel(int r) { return 4 * (r % 2) + r / 2; }
     static F tree_finish(const F (&q)[8]) {

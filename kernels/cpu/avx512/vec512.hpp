@@ -149,9 +149,11 @@ struct Vec512 {
     // Steps 2-4 over the 8 vectors of step 1 (q[i] from roles 2i, 2i+1).
     static F tree_finish(const F (&q)[8]) {
         __m512d r[4];
-        for (int j = 0; j < 4; ++j)  // 128-bit quarter k of r[j]: r[0..3] of role 4j + k
-            r[j] = _mm512_castps_pd(_mm512_add_ps(_mm512_shuffle_f32x4(q[2 * j], q[2 * j + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                                  _mm512_shuffle_f32x4(q[2 * j], q[2 * j + 1], _MM_SHUFFLE(3, 1, 3, 1))));
+        for (int j = 0; j < 4; ++j) {  // 128-bit quarter k of r[j]: r[0..3] of role 4j + k
+            const F a = _mm512_shuffle_f32x4(q[2 * j], q[2 * j + 1], _MM_SHUFFLE(2, 0, 2, 0));
+            const F b = _mm512_shuffle_f32x4(q[2 * j], q[2 * j + 1], _MM_SHUFFLE(3, 1, 3, 1));
+            r[j] = _mm512_castps_pd(_mm512_add_ps(a, b));
+        }
         __m512 u[2];
         for (int m = 0; m < 2; ++m)  // quarter k of u[m]: u[0..1] of roles 8m + k, 8m + 4 + k
             u[m] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(r[2 * m], r[2 * m + 1])),

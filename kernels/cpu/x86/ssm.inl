@@ -229,11 +229,13 @@ void scan_states(const ScanParams& p, int64_t c0, int64_t groups) {
             auto role = [&](int r) {
                 const int64_t c = V::role_channel(r);
                 const F dtc = V::bcast(dts + W * g + c), duc = V::bcast(dus + W * g + c);
+                // (A channel's 16 states or A values are one 64-byte line. The prefetches
+                // reach past the last groups' rows; prefetches do not fault.)
+                _mm_prefetch(reinterpret_cast<const char*>(state + c * 16 + kPfFloats), _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(A + c * 16 + kPfFloats), _MM_HINT_T0);
                 F hv[NV];
                 for (int v = 0; v < NV; ++v) {
                     float* S = state + c * 16 + v * W;
-                    _mm_prefetch(reinterpret_cast<const char*>(S + kPfFloats), _MM_HINT_T0);
-                    _mm_prefetch(reinterpret_cast<const char*>(A + c * 16 + v * W + kPfFloats), _MM_HINT_T0);
                     const F dA = vexp2<V>(V::mul(dtc, V::mul(V::load(A + c * 16 + v * W), log2e)));
                     const F h = V::fmadd(V::load(S), dA, V::mul(duc, B[v]));
                     V::store(S, h);
