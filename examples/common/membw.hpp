@@ -44,9 +44,11 @@ inline uint64_t read_scalar(const uint64_t* p, size_t n) {
 
 #ifdef KAA_MEMBW_X86
 // The x86 readers walk the slice as two streams (its halves) and prefetch each 2 KiB
-// ahead: the access pattern of kaa's Q8_0 GEMV (two 16-row groups at a time, software
-// prefetch). On the 2-core reference VM that reads 6-9 % more than one plain stream
-// (medians and maxima of 9 alternated runs: 31.9 / 32.5 against 29.3 / 30.6 GB/s).
+// ahead. On the 2-core reference VM that reads 6-9 % more than one plain stream
+// (medians and maxima of 9 alternated runs: 31.9 / 32.5 against 29.3 / 30.6 GB/s), and
+// more streams read no faster (medians of 9: 4 streams 30.8, 8 streams 31.2 GB/s), so
+// it is the best read found, though kaa's Q8_0 GEMV now reads four streams (16-row
+// groups), where it is itself fastest.
 constexpr size_t kAhead = 256;  // uint64 words: 2 KiB
 
 __attribute__((target("avx2"))) inline uint64_t read_avx2(const uint64_t* p, size_t n) {
