@@ -173,9 +173,12 @@ VnniMicroFn<V, Src> pick_vnni_t(int t, std::integer_sequence<int, TT...>) {
     ((t == TT + 1 ? (fn = &micro<V, Dp, Src, RB, TT + 1>, 0) : 0), ...);
     return fn;
 }
-// The GEMV (M = 1) over rb W-row groups, rb in 1, 2, 4.
+// The GEMV (M = 1) over rb W-row groups, rb in 1, 2, 4 and (V::kGemvRB = 8) 8.
 template <class V, class Dp, class Src>
 VnniMicroFn<V, Src> pick_gemv(int rb) {
+    if constexpr (V::kGemvRB >= 8) {
+        if (rb == 8) return &micro<V, Dp, Src, 8, 1>;
+    }
     return rb == 4 ? &micro<V, Dp, Src, 4, 1> : rb == 2 ? &micro<V, Dp, Src, 2, 1> : &micro<V, Dp, Src, 1, 1>;
 }
 template <class V, class Dp, class Src>
@@ -247,18 +250,21 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
             pack_x16<V>(w, group_bytes, n0, R, b0, b1, out);
         });
     if (p.M == 1) {
-        // Decode: 4 W-row groups at a time (AVX-512: four 16-row groups, each a stream of
-        // the layout; AVX2: two). 2 threads, 4 parts each, as the engine runs it, the
-        // row-group count alternated within one process, medians of 21 (GB/s):
+        // Decode: V::kGemvRB W-row groups at a time, four streams of the layout (AVX-512:
+        // four 16-row groups; AVX2: eight 8-row groups). 2 threads, 4 parts each, as the
+        // engine runs it, the row-group count alternated within one process, medians of
+        // 21 (GB/s), AVX-512:
         //   ssm_in 16384 x 4096    2 groups 27.25   4 groups 28.01   8 groups 27.44
         //   LM head 65024 x 4096            27.74            28.65            27.77
         //   ssm_out 4096 x 8192             24.50            26.83            24.88
-        // AVX2 (two streams instead of one): ssm_in 19.1 -> 22.4, ssm_out 22.9 -> 25.9.
+        // AVX2, 2 / 4 / 8 groups (one, two, four streams): ssm_in 19.1 / 22.4 and, in a
+        // later run, 20.3 / 21.3; ssm_out 22.9 / 25.9, later 19.6 / 20.5; LM head 22.5 /
+        // 23.6. (8 spills accumulators on AVX2's 16 registers and still wins.)
         const XRow xr[1] = {x_row(xq, L, 0)};
         for (int64_t n0 = p.n_begin; n0 < p.n_end;) {
             const int64_t groups = (p.n_end - n0 + W - 1) / W;
-            const int rb = groups >= 4 ? 4 : groups >= 2 ? 2 : 1;
-            typename V::Tail rows[4];
+            const int rb = groups >= V::kGemvRB ? V::kGemvRB : groups >= 4 ? 4 : groups >= 2 ? 2 : 1;
+            typename V::Tail rows[8];
             for (int i = 0; i < rb; ++i) rows[i] = V::tail(p.n_end - n0 - i * W);
             const X16Src<V> src{w, group_bytes, n0, true};
             pick_gemv<V, Dp, X16Src<V>>(rb)(src, xr, 0, L.nb, p.y + n0, p.y_stride, rows, true);
