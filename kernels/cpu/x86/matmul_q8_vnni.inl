@@ -34,7 +34,11 @@ struct alignas(4 * V::kW) PackedBlock {
 
 constexpr int64_t kNB = 128;    // rows per pack
 constexpr int64_t kKCB = 64;    // 32-blocks per pack (K = 2048)
-constexpr int64_t kPF = 8;      // Q8_0x16 software prefetch distance, in 32-blocks (4.3 KB a group)
+// Q8_0x16 software prefetch distance, in 32-blocks (4.3 KB a 16-row group). In one
+// process, 2 threads, GB/s (medians of 15; session 7): ssm_in M = 1 without / 4 / 8 / 16:
+// 27.0 / 28.2 / 28.5 / 27.9, ssm_out 28.0 / 29.8 / 29.6 / 26.6, LM head 28.0 / 29.9 /
+// 29.9 / 28.7; ssm_in M = 8: 16.4 / 19.4 / 19.8 / 19.3.
+constexpr int64_t kPF = 8;
 constexpr int kRB = 2;          // register block: kRB x W rows x V::kVnniT tokens
 
 // Rows [n0, n0 + R) x blocks [b0, b1) -> out[group][block - b0]. Rows past R are zero.
@@ -74,6 +78,7 @@ void pack(const uint8_t* w, size_t row_bytes, int64_t n0, int64_t R, int64_t b0,
 // per group.
 template <class V>
 struct PackSrc {
+    static constexpr bool kStreams = false;  // in L2 already
     const PackedBlock<V>* pk;
     int64_t nbc, b0;
     const PackedBlock<V>& at(int g, int64_t b) const { return pk[g * nbc + (b - b0)]; }
@@ -83,13 +88,14 @@ struct PackSrc {
 
 // The blocks of a Q8_0x16 matrix, for the W-row groups starting at row n (a multiple of
 // W): group g covers rows n + gW .. n + gW + W - 1, which sit in half (n / W + g) % H of
-// 16-row group (n / W + g) / H, H = 16 / W.
+// 16-row group (n / W + g) / H, H = 16 / W. Read from memory, so the micro kernel
+// prefetches it (kStreams).
 template <class V>
 struct X16Src {
     static constexpr int W = V::kW, H = int(kX16Rows) / W;
+    static constexpr bool kStreams = true;
     const uint8_t* w;  // the whole matrix
     int64_t group_bytes, n;
-    bool stream;       // the blocks come from memory, not from L2: prefetch them
     const uint8_t* rec(int g, int64_t b, int* half) const {
         const int64_t idx = n / W + g;
         *half = int(idx % H);
@@ -105,23 +111,16 @@ struct X16Src {
         const uint8_t* r = rec(g, b, &h);
         return V::load_f16(reinterpret_cast<const uint16_t*>(r + kX16ScalesOffset + (b % 2) * 32 + h * 2 * W));
     }
-    // Line j of the quants of block b + kPF (and with j = 0 its scales): the GEMV from
-    // DRAM took 4.8-4.96 ms with it against 5.3 without (ssm_in, 1 thread); 4, 16 and
-    // 32 blocks and the T1 / NTA hints measured the same as 8 and T0.
-    void prefetch(int g, int64_t b, int j) const {
+    // Line j of block b's quants, and the line of its record's scales.
+    const char* quant_line(int g, int64_t b, int j) const {
         int h;
-        const uint8_t* r = rec(g, b + kPF, &h);
-        _mm_prefetch(reinterpret_cast<const char*>(r + ((b + kPF) % 2) * 512 + j * 64), _MM_HINT_T0);
-        if (j == 0) _mm_prefetch(reinterpret_cast<const char*>(r + kX16ScalesOffset), _MM_HINT_T0);
+        return reinterpret_cast<const char*>(rec(g, b, &h) + (b % 2) * 512 + j * 64);
+    }
+    const char* scale_line(int g, int64_t b) const {
+        int h;
+        return reinterpret_cast<const char*>(rec(g, b, &h) + kX16ScalesOffset);
     }
 };
-// Only streamed sources prefetch (a per-call pack is in L2 already).
-template <class V>
-void prefetch_block(const X16Src<V>& src, int g, int64_t b, int j) {
-    if (src.stream) src.prefetch(g, b, j);
-}
-template <class V>
-void prefetch_block(const PackSrc<V>&, int, int64_t, int) {}
 
 // RB groups of W rows x T tokens over blocks [b0, b1) of src. rows[g]: the valid rows of
 // group g; first: y holds nothing yet (else the accumulators continue from y).
@@ -143,7 +142,15 @@ void micro(const Src& src, const XRow* xr, int64_t b0, int64_t b1, float* y, int
         for (int j = 0; j < 8; ++j) {
             I wv[RB];
             for (int g = 0; g < RB; ++g) {
-                if (b + kPF < b1) prefetch_block(src, g, b, j);
+                // Line j of block b + kPF (and with j = 0 its scales). The intrinsic must
+                // sit here: GCC marks a function whose only effect is a prefetch as
+                // const and deletes calls to it.
+                if constexpr (Src::kStreams) {
+                    if (b + kPF < b1) {
+                        _mm_prefetch(src.quant_line(g, b + kPF, j), _MM_HINT_T0);
+                        if (j == 0) _mm_prefetch(src.scale_line(g, b + kPF), _MM_HINT_T0);
+                    }
+                }
                 wv[g] = src.wq(g, b, j);
             }
             for (int t = 0; t < T; ++t) {
@@ -197,7 +204,7 @@ void pack_x16(const uint8_t* w, int64_t group_bytes, int64_t n0, int64_t R, int6
     constexpr int W = V::kW;
     const int64_t nbc = b1 - b0, groups = (R + W - 1) / W;
     for (int64_t g = 0; g < groups; ++g) {
-        const X16Src<V> src{w, group_bytes, n0 + g * W, false};
+        const X16Src<V> src{w, group_bytes, n0 + g * W};
         for (int64_t b = b0; b < b1; ++b) {
             PackedBlock<V>& pb = out[g * nbc + (b - b0)];
             for (int j = 0; j < 8; ++j) V::store_i(pb.wq[j], src.wq(0, b, j));
@@ -266,7 +273,7 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
             const int rb = groups >= V::kGemvRB ? V::kGemvRB : groups >= 4 ? 4 : groups >= 2 ? 2 : 1;
             typename V::Tail rows[8];
             for (int i = 0; i < rb; ++i) rows[i] = V::tail(p.n_end - n0 - i * W);
-            const X16Src<V> src{w, group_bytes, n0, true};
+            const X16Src<V> src{w, group_bytes, n0};
             pick_gemv<V, Dp, X16Src<V>>(rb)(src, xr, 0, L.nb, p.y + n0, p.y_stride, rows, true);
             n0 += rb * W;
         }
@@ -276,7 +283,7 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
         const int64_t R = imin(kRB * W, p.n_end - n0), groups = (R + W - 1) / W;
         typename V::Tail rows[kRB];
         for (int i = 0; i < groups; ++i) rows[i] = V::tail(R - i * W);
-        const X16Src<V> src{w, group_bytes, n0, true};
+        const X16Src<V> src{w, group_bytes, n0};
         // Balanced token blocks (8 = 4 + 4, not 6 + 2): the short block's few
         // accumulator chains would leave vpdpbusd waiting on its latency.
         const int64_t nblk = (p.M + kT - 1) / kT, tb = (p.M + nblk - 1) / nblk;
