@@ -321,7 +321,8 @@ TEMPLATE_TEST_CASE("kernels: VNNI and plain int8 variants give identical bits", 
 
 // The load-time Q8_0x16 layout (kernels/cpu/q8_0_x16.hpp) must not change a bit: odd
 // row counts (padded groups), odd block counts (a half-empty last record), every token
-// count path (GEMV, small batches, the prefill panels) and 16-row thread splits.
+// count path (GEMV; small batches in one or two token blocks, up to 2 V::kBatchT; the
+// prefill panels) and 16-row thread splits.
 TEMPLATE_TEST_CASE("kernels: the Q8_0x16 layout gives the bits of stored rows", "[kernels]", Avx2Vnni,
                    Avx512Vnni) {
     KAA_BACKEND_OR_SKIP(k);
@@ -336,7 +337,7 @@ TEMPLATE_TEST_CASE("kernels: the Q8_0x16 layout gives the bits of stored rows", 
             // Filled in two ranges, as threads at load time would.
             kaa::kernels::pack_q8_0_x16(w.data.data(), w.row_bytes, N, K, 0, groups / 2, x16);
             kaa::kernels::pack_q8_0_x16(w.data.data(), w.row_bytes, N, K, groups / 2, groups, x16);
-            for (int64_t M : {1, 2, 6, 7, 13, 40}) {
+            for (int64_t M : {1, 2, 6, 7, 8, 13, 16, 17, 40}) {
                 const std::vector<float> x = randn(size_t(M * K), rng);
                 std::vector<float> want(size_t(M * N)), got(size_t(M * N), -1.0f);
                 run_matmul(*k, w, x.data(), K, M, want.data(), N, 0, N);

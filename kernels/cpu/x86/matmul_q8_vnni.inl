@@ -188,9 +188,10 @@ VnniMicroFn<V, Src> pick_gemv(int rb) {
     }
     return rb == 4 ? &micro<V, Dp, Src, 4, 1> : rb == 2 ? &micro<V, Dp, Src, 2, 1> : &micro<V, Dp, Src, 1, 1>;
 }
-template <class V, class Dp, class Src>
+// rb in 1, 2 groups x t in 1 .. MaxT tokens.
+template <class V, class Dp, class Src, int MaxT>
 VnniMicroFn<V, Src> pick_vnni(int rb, int t) {
-    constexpr auto ts = std::make_integer_sequence<int, V::kVnniT>{};
+    constexpr auto ts = std::make_integer_sequence<int, MaxT>{};
     return rb == 2 ? pick_vnni_t<V, Dp, Src, 2>(t, ts) : pick_vnni_t<V, Dp, Src, 1>(t, ts);
 }
 
@@ -235,7 +236,7 @@ void gemm_packed_vnni(const MatmulParams& p, const uint8_t* xq, const XLayout& L
                     typename V::Tail rows[kRB];
                     for (int i = 0; i < rb; ++i) rows[i] = V::tail(R - (g + i) * W);
                     const PackSrc<V> src{packed + g * nbc, nbc, kb0};
-                    pick_vnni<V, Dp, PackSrc<V>>(rb, tt)(src, xr, kb0, kb1, p.y + m0 * p.y_stride + n0 + g * W,
+                    pick_vnni<V, Dp, PackSrc<V>, kT>(rb, tt)(src, xr, kb0, kb1, p.y + m0 * p.y_stride + n0 + g * W,
                                                          p.y_stride, rows, kb0 == 0);
                 }
             }
@@ -243,13 +244,14 @@ void gemm_packed_vnni(const MatmulParams& p, const uint8_t* xq, const XLayout& L
     }
 }
 
-// WeightLayout::q8_0_x16, any M. Up to 2 kT tokens (decode, small batches): the micro
-// kernel reads the layout in place, 4 (one token) or 2 W-row groups streaming all their
-// blocks once per token block (a second token block finds them in L2), so the weights
-// come from memory once. More tokens (prefill): per-call packs, as for stored rows.
+// WeightLayout::q8_0_x16, any M. Up to 2 V::kBatchT tokens (decode, small batches): the
+// micro kernel reads the layout in place, V::kGemvRB (one token) or 2 W-row groups
+// streaming all their blocks once per token block (a second token block finds them in
+// L2), so the weights come from memory once. More tokens (prefill): per-call packs, as
+// for stored rows.
 template <class V, class Dp>
 void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
-    constexpr int W = V::kW, kT = V::kVnniT;
+    constexpr int W = V::kW, kT = V::kBatchT;
     const auto* w = static_cast<const uint8_t*>(p.w);
     const int64_t group_bytes = x16_group_bytes(p.K);
     if (p.M > 2 * kT)
@@ -284,15 +286,18 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
         typename V::Tail rows[kRB];
         for (int i = 0; i < groups; ++i) rows[i] = V::tail(R - i * W);
         const X16Src<V> src{w, group_bytes, n0};
-        // Balanced token blocks (8 = 4 + 4, not 6 + 2): the short block's few
-        // accumulator chains would leave vpdpbusd waiting on its latency.
-        const int64_t nblk = (p.M + kT - 1) / kT, tb = (p.M + nblk - 1) / nblk;
-        for (int64_t m0 = 0; m0 < p.M; m0 += tb) {
-            const int tt = int(imin(tb, p.M - m0));
+        // Token blocks of kT, the first full: it streams the weights from memory, and its
+        // arithmetic runs under that stream, so the more tokens it carries, the less is
+        // left for the pass that reads them from L2. AVX-512 in one process, 2 threads,
+        // GB/s of weights, ssm_in (medians of 15): M = 8 as 4 + 4 tokens 15.0, 6 + 2 17.8,
+        // 7 + 1 17.5, one pass of 8 19.7; M = 10 as 5 + 5 16.6, 8 + 2 18.7; M = 16 as
+        // packs 10.3, 8 + 8 12.3; M = 24 packs 8.4, 8 + 8 + 8 8.0.
+        for (int64_t m0 = 0; m0 < p.M; m0 += kT) {
+            const int tt = int(imin(kT, p.M - m0));
             XRow xr[kT];
             for (int t = 0; t < tt; ++t) xr[t] = x_row(xq, L, m0 + t);
-            pick_vnni<V, Dp, X16Src<V>>(int(groups), tt)(src, xr, 0, L.nb, p.y + m0 * p.y_stride + n0, p.y_stride,
-                                                         rows, true);
+            pick_vnni<V, Dp, X16Src<V>, kT>(int(groups), tt)(src, xr, 0, L.nb, p.y + m0 * p.y_stride + n0,
+                                                             p.y_stride, rows, true);
         }
     }
 }
