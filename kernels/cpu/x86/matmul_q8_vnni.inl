@@ -270,14 +270,12 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
     if (p.M == 1) {
         // Decode: V::kGemvRB W-row groups at a time, four streams of the layout (AVX-512:
         // four 16-row groups; AVX2: eight 8-row groups). 2 threads, 4 parts each, as the
-        // engine runs it, the row-group count alternated within one process, medians of
-        // 21 (GB/s), AVX-512:
-        //   ssm_in 16384 x 4096    2 groups 27.25   4 groups 28.01   8 groups 27.44
-        //   LM head 65024 x 4096            27.74            28.65            27.77
-        //   ssm_out 4096 x 8192             24.50            26.83            24.88
-        // AVX2, 2 / 4 / 8 groups (one, two, four streams): ssm_in 19.1 / 22.4 and, in a
-        // later run, 20.3 / 21.3; ssm_out 22.9 / 25.9, later 19.6 / 20.5; LM head 22.5 /
-        // 23.6. (8 spills accumulators on AVX2's 16 registers and still wins.)
+        // engine runs it, the group count alternated within one process, medians of 15,
+        // GB/s (session 7, with the prefetch in place; session 6's table had none):
+        //   AVX-512, 2 / 4 / 8 groups: ssm_in 27.3 / 27.0 / 23.3, again 28.9 / 28.6;
+        //     ssm_out 29.5 / 28.6 / 24.2.
+        //   AVX2: ssm_in 24.5 / 26.6 / 27.1, ssm_out 23.9 / 26.6 / 26.9, LM head 24.5 /
+        //     27.2 / 26.8. (8 spills accumulators on AVX2's 16 registers and holds.)
         const XRow xr[1] = {x_row(xq, L, 0)};
         for (int64_t n0 = p.n_begin; n0 < p.n_end;) {
             const int64_t groups = (p.n_end - n0 + W - 1) / W;
