@@ -27,6 +27,8 @@
 #                 an instruction beyond ARMv8.0 outside the SDOT file would be SIGILL):
 #                 "[kernels],[engine]"
 #   scalar        KAA_ISA=scalar: "[kernels],[engine]"
+#   prefetch      the neon GEMV objects still contain prefetch instructions
+#                 (tests/tools/check_prefetch.py; needs aarch64-linux-gnu-objdump)
 # The kernel tests compare the neon tables with the scalar reference whatever KAA_ISA
 # says; KAA_ISA picks the backend of the engine and golden tests.
 # Exits non-zero when the build or any run fails.
@@ -42,6 +44,8 @@ sysroot=/usr/aarch64-linux-gnu
 
 missing=()
 command -v aarch64-linux-gnu-g++ >/dev/null || missing+=(g++-aarch64-linux-gnu)
+command -v aarch64-linux-gnu-objdump >/dev/null || missing+=(binutils-aarch64-linux-gnu)
+command -v python3 >/dev/null || missing+=(python3)
 qemu=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
 [[ -n $qemu ]] || missing+=(qemu-user)
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -97,6 +101,19 @@ case $golden in
   all) golden_spec='[golden]' ;;
   *) echo "neon-check: KAA_NEON_GOLDEN must be prefill or all" >&2; exit 2 ;;
 esac
+# The neon GEMVs still contain their prefetches (tests/tools/check_prefetch.py says why).
+t=$(now)
+names+=(prefetch)
+if python3 "$root/tests/tools/check_prefetch.py" --isa neon aarch64-linux-gnu-objdump \
+    "$build"/kernels/CMakeFiles/kaa_kernels_neon.dir/cpu/neon/*.o >"$build/neon-check-prefetch.log" 2>&1; then
+  results+=(ok)
+else
+  results+=(FAILED)
+  failed=1
+  cat "$build/neon-check-prefetch.log"
+fi
+times+=("$(elapsed "$t" "$(now)")")
+summaries+=("$(grep -c '^ok' "$build/neon-check-prefetch.log" || true) rules hold")
 run neon neon max "[kernels],[engine],$golden_spec"
 run neon-armv8.0 neon cortex-a72 "[kernels],[engine]"
 run scalar scalar max "[kernels],[engine]"

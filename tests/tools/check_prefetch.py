@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_prefetch.py OBJDUMP OBJECT... — the streaming x86 kernels still prefetch.
+"""check_prefetch.py [--isa x86|neon] OBJDUMP OBJECT... — the streaming kernels still prefetch.
 
 Decode reads every weight once from DRAM, and on the machines measured each line needs a
 software prefetch (docs/PERFORMANCE.md, session 7). A compiler can delete one without a
@@ -13,13 +13,21 @@ import re
 import subprocess
 import sys
 
-# (what, regex on the demangled function name). Every matching function must prefetch.
-RULES = [
-    ("Q8_0x16 micro kernels (decode GEMV, small batches)", r"::micro<.*X16Src<"),
-    ("Q8_0 GEMV over stored rows", r"::gemv_rows<"),
-    ("float-weight GEMV (F32, F16, BF16; exact Q8_0)", r"FloatKern<.*>::micro<\d+, 1>"),
-    ("selective scan", r"::scan<"),
-]
+# (what, regex on the demangled function name), per ISA. Every matching function must
+# contain a prefetch instruction (x86 prefetcht0/1/2/nta/w, Arm prfm).
+RULES = {
+    "x86": [
+        ("Q8_0x16 micro kernels (decode GEMV, small batches)", r"::micro<.*X16Src<"),
+        ("Q8_0 GEMV over stored rows", r"::gemv_rows<"),
+        ("float-weight GEMV (F32, F16, BF16; exact Q8_0)", r"FloatKern<.*>::micro<\d+, 1>"),
+        ("selective scan", r"::scan<"),
+    ],
+    "neon": [
+        ("Q8_0 GEMV (sdot and plain)", r"::q8_micro<.*, \d+, 1>\("),
+        ("float-weight GEMV (F32, F16, BF16; exact Q8_0)", r"FloatKern<.*>::micro<\d+, 1>\("),
+    ],
+}
+PREFETCH = ("prefetch", "prfm")
 
 
 def functions(objdump, obj):
@@ -40,21 +48,25 @@ def functions(objdump, obj):
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    isa = "x86"
+    if len(args) >= 2 and args[0] == "--isa":
+        isa, args = args[1], args[2:]
+    if len(args) < 2 or isa not in RULES:
         print(__doc__.strip().splitlines()[0])
         return 2
-    objdump, objs = sys.argv[1], sys.argv[2:]
+    objdump, objs = args[0], args[1:]
     funcs = {}
     for obj in objs:
         funcs.update(functions(objdump, obj))
     failed = False
-    for what, pattern in RULES:
+    for what, pattern in RULES[isa]:
         matched = [n for n in funcs if re.search(pattern, n)]
         if not matched:
             print(f"FAIL {what}: no function matches {pattern!r} in {len(objs)} objects")
             failed = True
             continue
-        bare = [n for n in matched if not any(i.startswith("prefetch") for i in funcs[n])]
+        bare = [n for n in matched if not any(i.startswith(PREFETCH) for i in funcs[n])]
         for n in bare:
             print(f"FAIL {what}: no prefetch instruction in {n[:160]}")
         failed |= bool(bare)
