@@ -12,9 +12,12 @@
 //    (NB/W x KCB x 36W B = 288 KiB) stays in L2 while all token blocks pass over it.
 //  - X16Src: weights re-laid at model load (WeightLayout::q8_0_x16, q8_0_x16.hpp); read
 //    in place, for every M including the GEMV (M = 1).
-// A micro kernel keeps RB x T (W-row groups x tokens) int32 and f32 accumulators in
-// registers; per block it issues 8 vpdpbusd per pair and one cvt + mul + fma. The f32
-// accumulators go through y between K-chunks (exact, so the recipe is unchanged).
+// A micro kernel keeps RB x T (W-row groups x tokens) int32 accumulators in registers,
+// and the f32 ones too where they fit (at T = 8 the compiler spills those, touched once
+// a block); per block it issues 8 vpdpbusd per pair and one cvt + mul + fma. The f32
+// accumulators go through y between K-chunks (exact, so the recipe is unchanged). Only
+// X16Src streams from memory, so only it is prefetched (in the kernel itself: see
+// micro).
 #pragma once
 
 #include <cstring>
@@ -39,7 +42,7 @@ constexpr int64_t kKCB = 64;    // 32-blocks per pack (K = 2048)
 // 27.0 / 28.2 / 28.5 / 27.9, ssm_out 28.0 / 29.8 / 29.6 / 26.6, LM head 28.0 / 29.9 /
 // 29.9 / 28.7; ssm_in M = 8: 16.4 / 19.4 / 19.8 / 19.3.
 constexpr int64_t kPF = 8;
-constexpr int kRB = 2;          // register block: kRB x W rows x V::kVnniT tokens
+constexpr int kRB = 2;          // register block: kRB x W rows x (packs: V::kVnniT, in place: V::kBatchT) tokens
 
 // Rows [n0, n0 + R) x blocks [b0, b1) -> out[group][block - b0]. Rows past R are zero.
 template <class V>
