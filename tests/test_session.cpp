@@ -475,6 +475,37 @@ TEST_CASE("engine: a batch of Sessions gives each exactly its own logits", "[eng
     }
 }
 
+// More sessions than one token block of the batch kernels (AVX-512: 8; AVX2: 3, and
+// past 2 blocks the per-call packs): 12 sessions decoding together, in both precisions
+// (fast: int8 activations on the load-time Q8_0x16 layout where the CPU has VNNI).
+TEST_CASE("engine: twelve Sessions decoding together match each alone", "[engine][batch]") {
+    kaa::test::TempDir dir;
+    const kaa::Precision precision = GENERATE(kaa::Precision::exact, kaa::Precision::fast);
+    const kaa::Model model = synth_model(dir, odd_spec(TensorType::q8_0), "m.gguf", precision);
+    std::vector<kaa::Session> batched, alone;
+    for (int i = 0; i < 12; ++i) {
+        batched.emplace_back(model);
+        alone.emplace_back(model);
+        const auto history = random_tokens(size_t(1 + i % 4), model.n_vocab(), 400 + uint32_t(i));
+        batched.back().eval(history);
+        alone.back().eval(history);
+    }
+    for (int step = 0; step < 2; ++step) {
+        std::vector<kaa::Token> next(batched.size());
+        std::vector<kaa::BatchItem> items;
+        for (size_t i = 0; i < batched.size(); ++i) {
+            next[i] = kaa::Token((step * 17 + int(i) * 11) % model.n_vocab());
+            items.push_back({&batched[i], &next[i], 1});
+        }
+        kaa::eval_batch(items);
+        for (size_t i = 0; i < batched.size(); ++i) {
+            alone[i].eval(&next[i], 1);
+            INFO("step " << step << " session " << i);
+            CHECK(bitwise_equal(batched[i].logits(), alone[i].logits()));
+        }
+    }
+}
+
 TEST_CASE("engine: eval_batch refuses bad batches before touching any state", "[engine][batch]") {
     kaa::test::TempDir dir;
     const kaa::Model model = synth_model(dir, odd_spec(TensorType::f32));
