@@ -321,8 +321,8 @@ TEMPLATE_TEST_CASE("kernels: VNNI and plain int8 variants give identical bits", 
 
 // The load-time Q8_0x16 layout (kernels/cpu/q8_0_x16.hpp) must not change a bit: odd
 // row counts (padded groups), odd block counts (a half-empty last record), every token
-// count path (GEMV; small batches in one or two token blocks, up to 2 V::kBatchT; the
-// prefill panels) and 16-row thread splits.
+// count path (GEMV; small batches in one or two token blocks of V::kBatchT, up to
+// V::kBatchMaxM; the prefill panels) and 16-row thread splits.
 TEMPLATE_TEST_CASE("kernels: the Q8_0x16 layout gives the bits of stored rows", "[kernels]", Avx2Vnni,
                    Avx512Vnni) {
     KAA_BACKEND_OR_SKIP(k);

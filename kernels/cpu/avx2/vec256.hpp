@@ -43,7 +43,8 @@ struct Vec256 {
     static constexpr int64_t kGemmNB = 96;        // float GEMM panel rows
     static constexpr int kVnniT = 3;              // VNNI GEMM: 2 x 8 rows x 3 tokens (12 + 2)
     static constexpr int kGemvRB = 8;             // VNNI GEMV: 8 x 8 rows (four streams)
-    static constexpr int kBatchT = 3;             // VNNI, Q8_0x16 in place: 2 x 8 rows x 3 tokens
+    static constexpr int kBatchT = 8;             // VNNI, Q8_0x16 in place: 2 x 8 rows x 8 tokens
+    static constexpr int kBatchMaxM = 8;          // (spilled, still faster), for up to 8 tokens
     // The scan's 16 states and 16 A vectors stay in L1 scratch: they alone would take
     // every ymm register.
     static constexpr bool kScanInRegisters = false;

@@ -36,7 +36,8 @@ struct Vec512 {
     static constexpr int64_t kGemmNB = 128;       // 128 rows x 1024 x 4 B = 512 KiB of L2 at most
     static constexpr int kVnniT = 6;              // VNNI GEMM: 2 x 16 rows x 6 tokens
     static constexpr int kGemvRB = 4;             // VNNI GEMV: 4 x 16 rows (four streams)
-    static constexpr int kBatchT = 8;             // VNNI, Q8_0x16 in place: 2 x 16 rows x 8 tokens
+    static constexpr int kBatchT = 8;             // VNNI, Q8_0x16 in place: 2 x 16 rows x 8 tokens,
+    static constexpr int kBatchMaxM = 16;         // for up to 16 tokens (then packs)
     // d_state = 16 (every Mamba-1 model): a full group's 16 x 16 state block is transposed
     // in registers and stays there for all T steps; decode steps keep the states in lanes.
     static constexpr bool kScanInRegisters = true;

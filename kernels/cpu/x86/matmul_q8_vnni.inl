@@ -256,7 +256,7 @@ void gemm_packed_vnni(const MatmulParams& p, const uint8_t* xq, const XLayout& L
     }
 }
 
-// WeightLayout::q8_0_x16, any M. Up to 2 V::kBatchT tokens (decode, small batches): the
+// WeightLayout::q8_0_x16, any M. Up to V::kBatchMaxM tokens (decode, small batches): the
 // micro kernel reads the layout in place, V::kGemvRB (one token) or 2 W-row groups
 // streaming all their blocks once per token block (a second token block finds them in
 // L2), so the weights come from memory once. More tokens (prefill): per-call packs, as
@@ -266,7 +266,7 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
     constexpr int W = V::kW, kT = V::kBatchT;
     const auto* w = static_cast<const uint8_t*>(p.w);
     const int64_t group_bytes = x16_group_bytes(p.K);
-    if (p.M > 2 * kT)
+    if (p.M > V::kBatchMaxM)
         return gemm_packed_vnni<V, Dp>(p, xq, L, [&](int64_t n0, int64_t R, int64_t b0, int64_t b1, PackedBlock<V>* out) {
             pack_x16<V>(w, group_bytes, n0, R, b0, b1, out);
         });
@@ -301,7 +301,10 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
         // left for the pass that reads them from L2. AVX-512 in one process, 2 threads,
         // GB/s of weights, ssm_in (medians of 15): M = 8 as 4 + 4 tokens 15.0, 6 + 2 17.8,
         // 7 + 1 17.5, one pass of 8 19.7; M = 10 as 5 + 5 16.6, 8 + 2 18.7; M = 16 as
-        // packs 10.3, 8 + 8 12.3; M = 24 packs 8.4, 8 + 8 + 8 8.0.
+        // packs 10.3, 8 + 8 12.3; M = 24 packs 8.4, 8 + 8 + 8 8.0. AVX2 the same way,
+        // though 8 tokens spill its 16 registers: M = 6 as 3 + 3 9.7, one pass 15.3;
+        // M = 8 as packs 11.4 / 13.0 (two matrices), 4 + 4 11.2 / 13.2, one pass
+        // 14.3 / 16.4; but M = 12 packs 8.9, 8 + 4 7.0 and M = 16 packs 7.2, 8 + 8 6.2.
         for (int64_t m0 = 0; m0 < p.M; m0 += kT) {
             const int tt = int(imin(kT, p.M - m0));
             XRow xr[kT];
