@@ -99,3 +99,21 @@ TEST_CASE("thread pool: pools are created and destroyed while idle or just after
         if (i % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));  // workers asleep
     }
 }
+
+TEST_CASE("thread pool: more parts than the job word can count are capped, not wrapped",
+          "[runtime][concurrency]") {
+    // 1025 threads x 64 parts each = 65600 parts, past the 16-bit part count of the job
+    // word: the pool must cap the count (it once overflowed into the generation).
+    ThreadPool pool(1025);
+    std::atomic<int64_t> covered{0};
+    std::atomic<int> calls{0};
+    pool.parallel_for(
+        70000, 1,
+        [&](int64_t b, int64_t e) {
+            ++calls;
+            covered += e - b;
+        },
+        64);
+    REQUIRE(covered.load() == 70000);
+    REQUIRE(calls.load() == 0xffff);
+}

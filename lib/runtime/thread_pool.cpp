@@ -111,7 +111,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     grain = std::max<int64_t>(1, grain);
     const int64_t grains = (n + grain - 1) / grain;
     const int64_t want = n_threads_ > 1 ? int64_t(n_threads_) * std::clamp(parts_per_thread, 1, 64) : 1;
-    const int parts = int(std::min<int64_t>(want, grains));
+    const int parts = int(std::min({want, grains, int64_t(kField)}));  // the count must fit its field
     if (parts <= 1) {
         fn(0, n);
         return;

@@ -54,11 +54,9 @@ private:
     void run_parts(uint64_t gen);
     void run_part(int part);
 
-    // job_ packs (generation << kPartBits) | next unclaimed part. A claim is a CAS that
-    // also checks the generation, so a worker that wakes late can never take a part of
-    // a newer job than the one whose parameters it has seen.
-    static constexpr int kPartBits = 16;
-    static constexpr uint64_t kPartMask = (uint64_t(1) << kPartBits) - 1;
+    // job_ packs | generation (32) | number of parts (16) | next unclaimed part (16) |.
+    // A claim is a CAS that also checks the generation, so a worker that wakes late can
+    // never take a part of a newer job than the one whose parameters it has seen.
 
     int n_threads_;
     std::vector<std::thread> threads_;

@@ -17,7 +17,8 @@ import sys
 # contain a prefetch instruction (x86 prefetcht0/1/2/nta/w, Arm prfm).
 RULES = {
     "x86": [
-        ("Q8_0x16 micro kernels (decode GEMV, small batches)", r"::micro<.*X16Src<"),
+        ("Q8_0x16 decode GEMV", r"::gemv_x16<"),
+        ("Q8_0x16 micro kernels (small batches)", r"::micro<.*X16Src<"),
         ("Q8_0 GEMV over stored rows", r"::gemv_rows<"),
         ("float-weight GEMV (F32, F16, BF16; exact Q8_0)", r"FloatKern<.*>::micro<\d+, 1>"),
         ("selective scan", r"::scan<"),

@@ -11,12 +11,13 @@
 //    (wq[j] as above, ws = f32 scales). For a block of NB rows and KCB 32-blocks the pack
 //    (NB/W x KCB x 36W B = 288 KiB) stays in L2 while all token blocks pass over it.
 //  - X16Src: weights re-laid at model load (WeightLayout::q8_0_x16, q8_0_x16.hpp); read
-//    in place, for every M including the GEMV (M = 1).
+//    in place, for every M up to V::kBatchMaxM; the GEMV (M = 1) has a kernel of its
+//    own, gemv_x16.
 // A micro kernel keeps RB x T (W-row groups x tokens) int32 accumulators in registers,
 // and the f32 ones too where they fit (at T = 8 the compiler spills those, touched once
 // a block); per block it issues 8 vpdpbusd per pair and one cvt + mul + fma. The f32
 // accumulators go through y between K-chunks (exact, so the recipe is unchanged). Only
-// X16Src streams from memory, so only it is prefetched (in the kernel itself: see
+// X16Src streams from memory, so only it is prefetched (in the kernels themselves: see
 // micro).
 #pragma once
 
@@ -107,11 +108,13 @@ struct X16Src {
         *half = int(idx % H);
         return w + (idx / H) * group_bytes + (b / 2) * kX16RecordBytes;
     }
-    typename V::I wq(int g, int64_t b, int j) const {
+    // Block b's quants for group g: line j at + 64 j.
+    const uint8_t* quants(int g, int64_t b) const {
         int h;
         const uint8_t* r = rec(g, b, &h);
-        return V::load_i(r + (b % 2) * 512 + j * 64 + h * 4 * W);
+        return r + (b % 2) * 512 + h * 4 * W;
     }
+    typename V::I wq(int g, int64_t b, int j) const { return V::load_i(quants(g, b) + j * 64); }
     typename V::F ws(int g, int64_t b) const {
         int h;
         const uint8_t* r = rec(g, b, &h);
@@ -182,6 +185,64 @@ void micro(const Src& src, const XRow* xr, int64_t b0, int64_t b1, float* y, int
         for (int t = 0; t < T; ++t) V::store(y + t * ys + W * g, rows[g], facc[g][t]);
 }
 
+// The GEMV (M = 1): micro<V, Dp, X16Src<V>, RB, 1> with its address arithmetic and
+// prefetch choice hoisted out of the line loop. Per block, each group's quant lines and
+// the lines to prefetch (block b + kPF; near the end, the next RB groups' first blocks;
+// with neither, block b itself again, which costs no branch) are found once, and each of
+// the 8 lines then costs a prefetch, a load and a vpdpbusd. In micro, GCC kept the line
+// loop rolled with the prefetch choice, spills and address arithmetic inside: ~50
+// instructions per 4 lines. A loop that only loads the layout in the same order read
+// 31.5 GB/s where micro read 30.0 and the probe 32.8; gemv_x16 reads 31.4 (in one
+// process, 2 threads, ssm_in, medians of 15; ssm_out 29.6 -> 31.1, LM head 29.9 -> 31.7,
+// dt_proj 28.0 -> 30.0, x_proj 29.0 -> 30.6). The same hoisting in micro for batches
+// changed nothing measurable (M = 8: 25.4 -> 24.9, M = 5: 27.7 -> 28.3, M = 256 the same).
+// Kept out of line (one call covers RB groups x K) so that tests/tools/check_prefetch.py
+// finds it in the disassembly.
+template <class V, class Dp, int RB>
+__attribute__((noinline)) void gemv_x16(const X16Src<V>& src, const XRow& xr, int64_t nb, float* y, const typename V::Tail* rows) {
+    using F = typename V::F;
+    using I = typename V::I;
+    F facc[RB];
+    for (int g = 0; g < RB; ++g) facc[g] = V::zero();
+    for (int64_t b = 0; b < nb; ++b) {
+        int64_t bp = b + kPF;
+        int gp = 0;
+        if (bp >= nb) {
+            if (src.next) {
+                bp -= nb;
+                gp = RB;
+            } else {
+                bp = b;
+            }
+        }
+        const uint8_t* q[RB];
+        const char* pq[RB];
+        const char* ps[RB];
+        for (int g = 0; g < RB; ++g) {
+            q[g] = src.quants(g, b);
+            pq[g] = src.quant_line(g + gp, bp, 0);
+            ps[g] = src.scale_line(g + gp, bp);
+        }
+        I acc[RB];
+        const I nc = V::set1_i32(xr.nc[b]);
+        for (int g = 0; g < RB; ++g) acc[g] = nc;
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+            int32_t q4;
+            std::memcpy(&q4, xr.q + b * 32 + 4 * j, 4);
+            const I xv = V::set1_i32(q4);
+            for (int g = 0; g < RB; ++g) {
+                _mm_prefetch(pq[g] + 64 * j, _MM_HINT_T0);
+                if (j == 0) _mm_prefetch(ps[g], _MM_HINT_T0);
+                acc[g] = Dp::dpbusd(acc[g], V::load_i(q[g] + 64 * j), xv);
+            }
+        }
+        const F d = V::set1(xr.d[b]);
+        for (int g = 0; g < RB; ++g) facc[g] = V::fmadd(V::cvt_i32(acc[g]), V::mul(src.ws(g, b), d), facc[g]);
+    }
+    for (int g = 0; g < RB; ++g) V::store(y + V::kW * g, rows[g], facc[g]);
+}
+
 template <class V, class Src>
 using VnniMicroFn = void (*)(const Src&, const XRow*, int64_t, int64_t, float*, int64_t, const typename V::Tail*,
                              bool);
@@ -192,13 +253,15 @@ VnniMicroFn<V, Src> pick_vnni_t(int t, std::integer_sequence<int, TT...>) {
     ((t == TT + 1 ? (fn = &micro<V, Dp, Src, RB, TT + 1>, 0) : 0), ...);
     return fn;
 }
-// The GEMV (M = 1) over rb W-row groups, rb in 1, 2, 4 and (V::kGemvRB = 8) 8.
-template <class V, class Dp, class Src>
-VnniMicroFn<V, Src> pick_gemv(int rb) {
+// gemv_x16 over rb W-row groups, rb in 1, 2, 4 and (V::kGemvRB = 8) 8.
+template <class V, class Dp>
+void gemv_x16_rb(int rb, const X16Src<V>& src, const XRow& xr, int64_t nb, float* y, const typename V::Tail* rows) {
     if constexpr (V::kGemvRB >= 8) {
-        if (rb == 8) return &micro<V, Dp, Src, 8, 1>;
+        if (rb == 8) return gemv_x16<V, Dp, 8>(src, xr, nb, y, rows);
     }
-    return rb == 4 ? &micro<V, Dp, Src, 4, 1> : rb == 2 ? &micro<V, Dp, Src, 2, 1> : &micro<V, Dp, Src, 1, 1>;
+    if (rb == 4) return gemv_x16<V, Dp, 4>(src, xr, nb, y, rows);
+    if (rb == 2) return gemv_x16<V, Dp, 2>(src, xr, nb, y, rows);
+    gemv_x16<V, Dp, 1>(src, xr, nb, y, rows);
 }
 // rb in 1, 2 groups x t in 1 .. MaxT tokens.
 template <class V, class Dp, class Src, int MaxT>
@@ -276,17 +339,18 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
         // engine runs it, the group count alternated within one process, medians of 15,
         // GB/s (session 7, with the prefetch in place; session 6's table had none):
         //   AVX-512, 2 / 4 / 8 groups: ssm_in 27.3 / 27.0 / 23.3, again 28.9 / 28.6;
-        //     ssm_out 29.5 / 28.6 / 24.2.
+        //     ssm_out 29.5 / 28.6 / 24.2. With gemv_x16 (session 8), 1 / 2 / 4:
+        //     ssm_in 30.2 / 31.3 / 31.4, ssm_out - / 31.1 / 31.1, LM head - / 31.4 / 31.7.
         //   AVX2: ssm_in 24.5 / 26.6 / 27.1, ssm_out 23.9 / 26.6 / 26.9, LM head 24.5 /
         //     27.2 / 26.8. (8 spills accumulators on AVX2's 16 registers and holds.)
-        const XRow xr[1] = {x_row(xq, L, 0)};
+        //     With gemv_x16, 4 / 8: ssm_in 29.0 / 28.9, ssm_out 29.0 / 29.0.
         for (int64_t n0 = p.n_begin; n0 < p.n_end;) {
             const int64_t groups = (p.n_end - n0 + W - 1) / W;
             const int rb = groups >= V::kGemvRB ? V::kGemvRB : groups >= 4 ? 4 : groups >= 2 ? 2 : 1;
             typename V::Tail rows[8];
             for (int i = 0; i < rb; ++i) rows[i] = V::tail(p.n_end - n0 - i * W);
             const X16Src<V> src{w, group_bytes, n0, n0 + 2 * rb * W <= p.n_end};
-            pick_gemv<V, Dp, X16Src<V>>(rb)(src, xr, 0, L.nb, p.y + n0, p.y_stride, rows, true);
+            gemv_x16_rb<V, Dp>(rb, src, x_row(xq, L, 0), L.nb, p.y + n0, rows);
             n0 += rb * W;
         }
         return;
