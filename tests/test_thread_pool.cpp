@@ -100,8 +100,7 @@ TEST_CASE("thread pool: pools are created and destroyed while idle or just after
     }
 }
 
-TEST_CASE("thread pool: more parts than the job word can count are capped, not wrapped",
-          "[runtime][concurrency]") {
+TEST_CASE("thread pool: more parts than the job word can count are capped, not wrapped", "[runtime]") {
     // 1025 threads x 64 parts each = 65600 parts, past the 16-bit part count of the job
     // word: the pool must cap the count (it once overflowed into the generation).
     ThreadPool pool(1025);
