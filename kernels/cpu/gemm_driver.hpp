@@ -9,6 +9,7 @@
 //   static constexpr int64_t KC;        K chunk, in elements (a multiple of the width)
 //   static constexpr int64_t NB;        weight rows per GEMM panel (kept hot in L2)
 //   template <int RR, int TT> static void micro(const Ctx&, n, m0, k0, k1, bool first);
+//     (x86's has a third parameter, kStream: prefetch the weights, read from memory)
 // where micro computes y[m0+t, n+r] for r < RR, t < TT over k in [k0, k1): a vector f32
 // accumulator per output, then y = hsum (first chunk) or y + hsum (later chunks).
 //
@@ -45,6 +46,21 @@ MicroFn<typename Kern::Ctx> pick_gemm(int r, int t, std::integer_sequence<int, R
     return fn;
 }
 
+// pick_gemm's micro kernels with prefetches, for weights read in place from memory.
+template <class Kern, int RR, int... TT>
+MicroFn<typename Kern::Ctx> pick_t_stream(int t, std::integer_sequence<int, TT...>) {
+    MicroFn<typename Kern::Ctx> fn = nullptr;
+    ((t == TT + 1 ? (fn = &Kern::template micro<RR, TT + 1, true>, 0) : 0), ...);
+    return fn;
+}
+template <class Kern, int... RR>
+MicroFn<typename Kern::Ctx> pick_gemm_stream(int r, int t, std::integer_sequence<int, RR...>) {
+    MicroFn<typename Kern::Ctx> fn = nullptr;
+    ((r == RR + 1 ? (fn = pick_t_stream<Kern, RR + 1>(t, std::make_integer_sequence<int, Kern::T>{}), 0) : 0),
+     ...);
+    return fn;
+}
+
 template <class Kern, int... RR>
 MicroFn<typename Kern::Ctx> pick_gemv(int r, std::integer_sequence<int, RR...>) {
     MicroFn<typename Kern::Ctx> fn = nullptr;
@@ -55,7 +71,8 @@ MicroFn<typename Kern::Ctx> pick_gemv(int r, std::integer_sequence<int, RR...>) 
 // GEMV (M = 1), rows [n_begin, n_end): stream each weight row once, R1 rows side by side
 // (independent accumulator chains, several memory streams in flight), all K-chunks of a
 // row block before the next. GEMM (M > 1) lives with each ISA's matmul: it first copies
-// blocks into panels, then runs pick_gemm()'s micro kernels over them.
+// blocks into panels, then runs pick_gemm()'s micro kernels over them (x86 reads small
+// batches in place instead, with pick_gemm_stream()'s).
 template <class Kern>
 void run_gemv(const typename Kern::Ctx& c, int64_t K, int64_t n_begin, int64_t n_end) {
     for (int64_t n = n_begin; n < n_end; n += Kern::R1) {

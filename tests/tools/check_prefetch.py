@@ -20,7 +20,8 @@ RULES = {
         ("Q8_0x16 decode GEMV", r"::gemv_x16<"),
         ("Q8_0x16 micro kernels (small batches)", r"::micro<.*X16Src<"),
         ("Q8_0 GEMV over stored rows", r"::gemv_rows<"),
-        ("float-weight GEMV (F32, F16, BF16; exact Q8_0)", r"FloatKern<.*>::micro<\d+, 1>"),
+        ("float-weight GEMV and small batches in place (F32, F16, BF16; exact Q8_0)",
+         r"FloatKern<.*>::micro<\d+, \d+, true>"),
         ("selective scan", r"::scan<"),
     ],
     "neon": [

@@ -6,7 +6,8 @@
 // Dot-product form: weights W (N x K) and activations x (M x K) are both contiguous in K,
 // so each output keeps one W-lane accumulator: acc += W[n, k..k+W-1] * x[m, k..k+W-1],
 // a K tail of fewer than W zero-padded on both sides. GEMV widens F16/BF16/Q8_0 to f32 on
-// the fly (exact); GEMM widens a block once into a panel. See gemm_driver.hpp for why
+// the fly (exact), and so do small batches (M <= kInPlaceMaxM); a larger GEMM widens a
+// block once into a panel. See gemm_driver.hpp for why
 // every output is computed the same way whatever M, the row range and the path.
 #pragma once
 
@@ -100,7 +101,9 @@ struct FloatKern {
         return reinterpret_cast<const char*>(row + at + (at >= int64_t(c.row_bytes) ? (RR - 1) * c.row_bytes : 0));
     }
 
-    template <int RR, int TT>
+    // kStream: the weights come from memory (the GEMV, small batches read in place), so
+    // prefetch them; the GEMM's panels are in L2 already.
+    template <int RR, int TT, bool kStream = TT == 1>
     static void micro(const Ctx& c, int64_t n, int64_t m0, int64_t k0, int64_t k1, bool first) {
         constexpr int W = V::kW;
         const uint8_t* wr[RR];
@@ -115,7 +118,7 @@ struct FloatKern {
             F w[RR];
             for (int r = 0; r < RR; ++r) {
                 w[r] = L::load(wr[r], k);
-                if constexpr (TT == 1) _mm_prefetch(gemv_prefetch<RR>(c, wr[r], k), _MM_HINT_T0);
+                if constexpr (kStream) _mm_prefetch(gemv_prefetch<RR>(c, wr[r], k), _MM_HINT_T0);
             }
             for (int t = 0; t < TT; ++t) {
                 const F xv = V::load(xr[t] + k);
@@ -182,9 +185,41 @@ void gemm_float_packed(const MatmulParams& p) {
     }
 }
 
+// Small batches (several Sessions decoding together): the weights read in place, as by
+// the GEMV, R rows x up to T tokens per micro kernel, instead of widened into panels
+// first; the first token block streams them from memory, later ones find them in L1/L2.
+// Same arithmetic (widening is exact; gemm_driver.hpp). F16 ssm_in, 2 threads, in one
+// process, medians of 5-7, GB/s of weights, panels -> in place (session 8): M = 2 11.6 ->
+// 23.6, M = 4 11.0 -> 23.2, M = 6 11.1 -> 22.1, M = 8 8.0 -> 13.6, M = 12 8.1 -> 10.9,
+// M = 16 8.6 -> 9.7, M = 24 6.0 -> 5.9, M = 32 5.1 -> 4.8; AVX2 M = 4 / 8 / 16: 8.8 / 5.3
+// / 4.8 -> 21.3 / 8.0 / 5.9. Token blocks split evenly (M = 8 as 4 + 4) instead of the
+// first full: the same or worse.
+constexpr int64_t kInPlaceMaxM = 16;
+template <class V, class L>
+void gemm_float_in_place(const MatmulParams& p) {
+    using Kern = FloatKern<V, L>;
+    const FloatCtx c{static_cast<const uint8_t*>(p.w), p.w_row_bytes, p.x, p.x_stride, p.y, p.y_stride};
+    for (int64_t n = p.n_begin; n < p.n_end; n += Kern::R) {
+        const int rr = int(imin(Kern::R, p.n_end - n));
+        for (int64_t m0 = 0; m0 < p.M; m0 += Kern::T) {
+            const int tt = int(imin(Kern::T, p.M - m0));
+            const auto fn = pick_gemm_stream<Kern>(rr, tt, std::make_integer_sequence<int, Kern::R>{});
+            for (int64_t k0 = 0; k0 < p.K; k0 += Kern::KC) fn(c, n, m0, k0, imin(p.K, k0 + Kern::KC), k0 == 0);
+        }
+    }
+}
+
 template <class V>
 void matmul_float(const MatmulParams& p) {
     const FloatCtx c{static_cast<const uint8_t*>(p.w), p.w_row_bytes, p.x, p.x_stride, p.y, p.y_stride};
+    if (p.M > 1 && p.M <= kInPlaceMaxM) {
+        switch (p.wtype) {
+            case WeightType::f32: gemm_float_in_place<V, LoadF32<V>>(p); return;
+            case WeightType::f16: gemm_float_in_place<V, LoadF16<V>>(p); return;
+            case WeightType::bf16: gemm_float_in_place<V, LoadBF16<V>>(p); return;
+            case WeightType::q8_0: gemm_float_in_place<V, LoadQ8<V>>(p); return;
+        }
+    }
     if (p.M > 1) {
         switch (p.wtype) {
             case WeightType::f32: gemm_float_packed<V, LoadF32<V>>(p); return;
