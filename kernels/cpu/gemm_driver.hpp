@@ -8,8 +8,9 @@
 //   static constexpr int R1;            weight rows per step when M == 1 (GEMV)
 //   static constexpr int64_t KC;        K chunk, in elements (a multiple of the width)
 //   static constexpr int64_t NB;        weight rows per GEMM panel (kept hot in L2)
-//   template <int RR, int TT> static void micro(const Ctx&, n, m0, k0, k1, bool first);
-//     (x86's has a third parameter, kStream: prefetch the weights, read from memory)
+//   template <int RR, int TT, bool kStream> static void micro(const Ctx&, n, m0, k0, k1,
+//                                                             bool first);
+//     (kStream: the weights come from memory, so prefetch them; default TT == 1)
 // where micro computes y[m0+t, n+r] for r < RR, t < TT over k in [k0, k1): a vector f32
 // accumulator per output, then y = hsum (first chunk) or y + hsum (later chunks).
 //
@@ -27,6 +28,11 @@ namespace kaa::kernels {
 namespace {
 
 inline int64_t gd_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Batches of up to this many tokens read the weights in place (each ISA's
+// gemm_float_in_place); larger ones widen them into panels first. Measured on x86
+// (x86/matmul.inl): in place wins up to M = 16, the panels from M = 24.
+constexpr int64_t kInPlaceMaxM = 16;
 
 template <class Ctx>
 using MicroFn = void (*)(const Ctx&, int64_t n, int64_t m0, int64_t k0, int64_t k1, bool first);
@@ -70,9 +76,9 @@ MicroFn<typename Kern::Ctx> pick_gemv(int r, std::integer_sequence<int, RR...>) 
 
 // GEMV (M = 1), rows [n_begin, n_end): stream each weight row once, R1 rows side by side
 // (independent accumulator chains, several memory streams in flight), all K-chunks of a
-// row block before the next. GEMM (M > 1) lives with each ISA's matmul: it first copies
-// blocks into panels, then runs pick_gemm()'s micro kernels over them (x86 reads small
-// batches in place instead, with pick_gemm_stream()'s).
+// row block before the next. GEMM (M > 1) lives with each ISA's matmul: batches of up to
+// 16 tokens read the weights in place with pick_gemm_stream()'s micro kernels, larger
+// ones first copy blocks into panels and run pick_gemm()'s over them.
 template <class Kern>
 void run_gemv(const typename Kern::Ctx& c, int64_t K, int64_t n_begin, int64_t n_end) {
     for (int64_t n = n_begin; n < n_end; n += Kern::R1) {

@@ -26,7 +26,8 @@ RULES = {
     ],
     "neon": [
         ("Q8_0 GEMV (sdot and plain)", r"::q8_micro<.*, \d+, 1>\("),
-        ("float-weight GEMV (F32, F16, BF16; exact Q8_0)", r"FloatKern<.*>::micro<\d+, 1>\("),
+        ("float-weight GEMV and small batches in place (F32, F16, BF16; exact Q8_0)",
+         r"FloatKern<.*>::micro<\d+, \d+, true>\("),
     ],
 }
 PREFETCH = ("prefetch", "prfm")

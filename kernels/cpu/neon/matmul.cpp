@@ -97,7 +97,21 @@ struct FloatKern {
     static constexpr int64_t NB = 64;  // GEMM panel: 64 rows x 1028 floats = 257 KiB (L2)
     static constexpr int64_t kPrefetch = 1024;
 
-    template <int RR, int TT>
+    // The prefetch in a row at element k: kPrefetch bytes ahead, or, in the row's last
+    // kPrefetch bytes, as far into the row RR further on, so that the next group of RR rows
+    // starts warm (rows are c.row_bytes apart: running past a row's end lands in the next
+    // row, which is this group's, so skip RR - 1 rows more). PRFM never faults, so a
+    // prefetch past the matrix's end is harmless. The x86 backends measured +5-8 % GB/s
+    // for this (matmul.inl); not timed on Arm hardware.
+    template <int RR>
+    static const uint8_t* gemv_prefetch(const Ctx& c, const uint8_t* row, int64_t k) {
+        const int64_t at = k * L::kBytes + kPrefetch;
+        return row + at + (at >= int64_t(c.row_bytes) ? (RR - 1) * c.row_bytes : 0);
+    }
+
+    // kStream: the weights come from memory (the GEMV, small batches read in place), so
+    // prefetch them; the GEMM's panels are in L2 already.
+    template <int RR, int TT, bool kStream = TT == 1>
     static void micro(const Ctx& c, int64_t n, int64_t m0, int64_t k0, int64_t k1, bool first) {
         const uint8_t* wr[RR];
         for (int r = 0; r < RR; ++r) wr[r] = c.w + size_t(n + r) * c.row_bytes;
@@ -111,7 +125,7 @@ struct FloatKern {
             float32x4x2_t w[RR];
             for (int r = 0; r < RR; ++r) {
                 w[r] = L::load8(wr[r], k);
-                if constexpr (TT == 1) prefetch(wr[r] + k * L::kBytes + kPrefetch);
+                if constexpr (kStream) prefetch(gemv_prefetch<RR>(c, wr[r], k));
             }
             for (int t = 0; t < TT; ++t) {
                 const float32x4_t x0 = vld1q_f32(xr[t] + k), x1 = vld1q_f32(xr[t] + k + 4);
@@ -191,7 +205,35 @@ void gemm_float_packed(const MatmulParams& p) {
     }
 }
 
+// Small batches (several Sessions decoding together): the weights read in place, as by
+// the GEMV, R rows x up to T tokens per micro kernel, instead of widened into panels
+// first; the first token block streams them from memory, later ones find them in cache.
+// Same arithmetic (widening is exact). The x86 backends measured F16 ssm_in M = 8 at
+// 8.0 -> 13.6 GB/s and found the panels better from M = 24 (x86/matmul.inl); not timed
+// on Arm hardware.
+template <class L>
+void gemm_float_in_place(const MatmulParams& p) {
+    using Kern = FloatKern<L>;
+    const FloatCtx c{static_cast<const uint8_t*>(p.w), p.w_row_bytes, p.x, p.x_stride, p.y, p.y_stride};
+    for (int64_t n = p.n_begin; n < p.n_end; n += Kern::R) {
+        const int rr = int(imin(Kern::R, p.n_end - n));
+        for (int64_t m0 = 0; m0 < p.M; m0 += Kern::T) {
+            const int tt = int(imin(Kern::T, p.M - m0));
+            const auto fn = pick_gemm_stream<Kern>(rr, tt, std::make_integer_sequence<int, Kern::R>{});
+            for (int64_t k0 = 0; k0 < p.K; k0 += Kern::KC) fn(c, n, m0, k0, imin(p.K, k0 + Kern::KC), k0 == 0);
+        }
+    }
+}
+
 void matmul_float(const MatmulParams& p) {
+    if (p.M > 1 && p.M <= kInPlaceMaxM) {
+        switch (p.wtype) {
+            case WeightType::f32: gemm_float_in_place<LoadF32>(p); return;
+            case WeightType::f16: gemm_float_in_place<LoadF16>(p); return;
+            case WeightType::bf16: gemm_float_in_place<LoadBF16>(p); return;
+            case WeightType::q8_0: gemm_float_in_place<LoadQ8>(p); return;  // f32-activation mode
+        }
+    }
     if (p.M > 1) {
         switch (p.wtype) {
             case WeightType::f32: gemm_float_packed<LoadF32>(p); return;

@@ -80,8 +80,15 @@ void q8_micro(const uint8_t* w, size_t row_bytes, int64_t rows, const XRow* xr, 
     float32x4_t acc[RB][TT];
     for (int g = 0; g < RB; ++g)
         for (int t = 0; t < TT; ++t) acc[g][t] = vdupq_n_f32(0.0f);
+    // The GEMV's prefetch runs kAhead bytes ahead in each row; in a row's last kAhead
+    // bytes it goes as far into the row 4 RB further on, the next call's, which then
+    // starts warm (see FloatKern::gemv_prefetch in matmul.cpp; PRFM never faults).
+    constexpr int64_t kAhead = 512;
+    const size_t skip = size_t(4 * RB - 1) * row_bytes;
     for (int64_t b = 0; b < nb; ++b) {
         const int64_t off = b * kQ8BlockBytes;
+        const int64_t at = off + kAhead;
+        const size_t pf = size_t(at) + (at >= int64_t(row_bytes) ? skip : 0);
         int8x16_t q0[TT], q1[TT];
         for (int t = 0; t < TT; ++t) {
             q0[t] = vld1q_s8(xr[t].q + b * 32);
@@ -92,7 +99,7 @@ void q8_micro(const uint8_t* w, size_t row_bytes, int64_t rows, const XRow* xr, 
             uint16_t h[4];
             for (int i = 0; i < 4; ++i) {
                 const uint8_t* blk = rp[g][i] + off;
-                if constexpr (TT == 1) prefetch(blk + 512);
+                if constexpr (TT == 1) prefetch(rp[g][i] + pf);
                 std::memcpy(&h[i], blk, 2);
                 w0[i] = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 2));
                 w1[i] = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 18));

@@ -194,7 +194,6 @@ void gemm_float_packed(const MatmulParams& p) {
 // M = 16 8.6 -> 9.7, M = 24 6.0 -> 5.9, M = 32 5.1 -> 4.8; AVX2 M = 4 / 8 / 16: 8.8 / 5.3
 // / 4.8 -> 21.3 / 8.0 / 5.9. Token blocks split evenly (M = 8 as 4 + 4) instead of the
 // first full: the same or worse.
-constexpr int64_t kInPlaceMaxM = 16;
 template <class V, class L>
 void gemm_float_in_place(const MatmulParams& p) {
     using Kern = FloatKern<V, L>;
