@@ -54,6 +54,10 @@ struct MatmulParams {
     // WeightLayout::q8_0_x16: w is the re-laid matrix (w_row_bytes still the stored row
     // size), n_begin a multiple of 16, and activations are int8 (not q8_f32_activations).
     WeightLayout w_layout = WeightLayout::rows;
+    // Q8_0 with int8 activations: all M rows of x already quantized by this backend's
+    // CpuKernels::quantize_x into a 64-byte aligned buffer of quant_x_bytes(M, K), or null
+    // (each call then quantizes all M rows itself).
+    const void* xq = nullptr;
 };
 
 // Depthwise causal conv1d over T steps, then SiLU, for channels [c_begin, c_end):
@@ -117,6 +121,17 @@ struct CpuKernels {
     const char* detail = "";
     // `matmul` accepts Q8_0 weights in WeightLayout::q8_0_x16 (the x86 VNNI variants).
     bool q8_0_x16 = false;
+
+    // Int8 activations quantized once per matmul and shared by the threads' calls
+    // (MatmulParams::xq), where each call would quantize all M rows itself: with T threads
+    // a prefill's quantization then costs 1/T of what it did. Null in backends whose
+    // matmul quantizes nothing. quant_x_bytes(M, K): the buffer for M rows of K.
+    // quantize_x(x, x_stride, M, K, m_begin, m_end, out): rows [m_begin, m_end) of x into
+    // out; ranges covering [0, M) fill the whole buffer (padding included) exactly as the
+    // matmul would itself, so results do not change.
+    size_t (*quant_x_bytes)(int64_t M, int64_t K) = nullptr;
+    void (*quantize_x)(const float* x, int64_t x_stride, int64_t M, int64_t K, int64_t m_begin, int64_t m_end,
+                       void* out) = nullptr;
 
     bool quantizes_activations(WeightType t) const {
         return (quantized_activations >> unsigned(t)) & 1u;

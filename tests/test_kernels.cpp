@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kaa/error.hpp"
@@ -298,6 +299,77 @@ TEMPLATE_TEST_CASE("kernels: matmul rows are bitwise independent of M and the ro
             }
         }
     }
+}
+
+// Int8 activations quantized once by quantize_x (rows split as the engine's threads split
+// them) and passed in MatmulParams::xq must give the bits of each call quantizing its own:
+// stored rows and the Q8_0x16 layout, every token-count path, and (avx512 VNNI) the AMX
+// kernel on emulated tiles, whose 16-row tiles also read the buffer's padding rows (their
+// sums are dropped). The buffer starts out as garbage, so a row quantize_x leaves
+// unwritten shows.
+void check_shared_quantization(const CpuKernels& k) {
+    REQUIRE(k.quantize_x != nullptr);
+    REQUIRE(k.quant_x_bytes != nullptr);
+    std::mt19937 rng(23);
+    for (int64_t K : {32, 96, 2080}) {
+        const int64_t N = 45;
+        const Weights w = make_weights(WeightType::q8_0, N, K, rng);
+        std::vector<uint8_t> x16;
+        if (k.q8_0_x16) {
+            x16.resize(kaa::kernels::x16_bytes(N, K) + 64);
+            kaa::kernels::pack_q8_0_x16(w.data.data(), w.row_bytes, N, K, 0, kaa::kernels::x16_groups(N),
+                                        x16.data() + (64 - reinterpret_cast<uintptr_t>(x16.data()) % 64) % 64);
+        }
+        for (int64_t M : {2, 5, 17, 40}) {
+            const std::vector<float> x = randn(size_t(M * (K + 3)), rng);
+            std::vector<uint8_t> buf(k.quant_x_bytes(M, K) + 64, 0xab);
+            uint8_t* xq = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+            const int64_t a = M / 3, b = M - 1;  // three ranges (one may be empty), out of order
+            for (const auto& [m0, m1] : {std::pair{b, M}, std::pair{int64_t(0), a}, std::pair{a, b}})
+                k.quantize_x(x.data(), K + 3, M, K, m0, m1, xq);
+            for (bool relaid : {false, true}) {
+                if (relaid && !k.q8_0_x16) continue;
+                std::vector<float> own(size_t(M * N), -1.0f), shared(size_t(M * N), -2.0f);
+                MatmulParams p{};
+                p.wtype = WeightType::q8_0;
+                p.w = relaid ? x16.data() + (64 - reinterpret_cast<uintptr_t>(x16.data()) % 64) % 64 : w.data.data();
+                p.w_layout = relaid ? kaa::kernels::WeightLayout::q8_0_x16 : kaa::kernels::WeightLayout::rows;
+                p.w_row_bytes = w.row_bytes;
+                p.x = x.data();
+                p.x_stride = K + 3;
+                p.y_stride = N;
+                p.M = M;
+                p.N = N;
+                p.K = K;
+                for (const std::vector<int64_t>& cuts : {std::vector<int64_t>{0, N}, std::vector<int64_t>{0, 16, N}}) {
+                    for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+                        p.n_begin = cuts[i];
+                        p.n_end = cuts[i + 1];
+                        p.xq = nullptr;
+                        p.y = own.data();
+                        k.matmul(p);
+                        p.xq = xq;
+                        p.y = shared.data();
+                        k.matmul(p);
+                    }
+                    INFO("K " << K << " M " << M << (relaid ? " Q8_0x16" : " stored rows") << " cuts " << cuts.size());
+                    CHECK(same_bits(own, shared));
+                }
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("kernels: activations quantized once give the bits of each call's own", "[kernels]", Avx2,
+                   Avx2Vnni, Avx512, Avx512Vnni, Neon, NeonDot) {
+    KAA_BACKEND_OR_SKIP(k);
+    CHECK(ref.quantize_x == nullptr);  // the f32 reference quantizes nothing
+    check_shared_quantization(*k);
+#if KAA_HAVE_X86_KERNELS
+    if constexpr (!kIsNeon<TestType>) {
+        if (TestType::kAvx512 && TestType::kVnni) check_shared_quantization(kaa::kernels::avx512_amx_kernels(true));
+    }
+#endif
 }
 
 TEMPLATE_TEST_CASE("kernels: VNNI and plain int8 variants give identical bits", "[kernels]", Avx2Vnni,

@@ -6,6 +6,7 @@
 #include "session/forward.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace kaa::detail {
 namespace {
@@ -23,8 +24,27 @@ constexpr int64_t kRowGrain = 16;
 constexpr int kSmallMParts = 4;
 constexpr int64_t kMinPartRows = 128;
 
+// Q8_0 with int8 activations: every part of a matmul would quantize all M activation
+// rows itself (T threads: T times the work, and a larger share of each part the more
+// threads there are), so where the backend can share them they are quantized once, the
+// rows split across the threads, into s.xq. Same bits (kernels.hpp). Decode (M = 1) keeps
+// the parts' own: one row costs less than another hand-off to the threads.
+const void* shared_x(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const WeightMatrix& W,
+                     const float* x, int64_t x_stride, int64_t M) {
+    const kernels::CpuKernels& k = *m.kernels;
+    if (M < 2 || W.type != kernels::WeightType::q8_0 || m.params.precision == Precision::exact || !k.quantize_x)
+        return nullptr;
+    const int64_t K = W.cols;
+    const size_t bytes = k.quant_x_bytes(M, K) + 63;  // + room to align to 64 bytes
+    if (s.xq.size() < bytes) s.xq.resize(bytes);
+    const uintptr_t at = reinterpret_cast<uintptr_t>(s.xq.data());
+    void* out = s.xq.data() + (64 - at % 64) % 64;
+    pool.parallel_for(M, 1, [&](int64_t b, int64_t e) { k.quantize_x(x, x_stride, M, K, b, e, out); });
+    return out;
+}
+
 // y (M x W.rows) = x (M x W.cols) @ W^T, rows of W split across threads.
-void matmul(const ModelImpl& m, runtime::ThreadPool& pool, const WeightMatrix& W,
+void matmul(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const WeightMatrix& W,
             const float* x, int64_t x_stride, float* y, int64_t y_stride, int64_t M) {
     kernels::MatmulParams p{};
     p.wtype = W.type;
@@ -39,6 +59,7 @@ void matmul(const ModelImpl& m, runtime::ThreadPool& pool, const WeightMatrix& W
     p.N = W.rows;
     p.K = W.cols;
     p.q8_f32_activations = m.params.precision == Precision::exact;
+    p.xq = shared_x(m, pool, s, W, x, x_stride, M);
     const auto* k = m.kernels;
     pool.parallel_for(
         W.rows, kRowGrain,
@@ -97,7 +118,7 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
         for (int64_t t = 0; t < T; ++t)
             k.rms_norm(s.h.data() + t * dm, L.attn_norm, s.xn.data() + t * dm, dm, hp.rms_eps);
 
-        matmul(m, pool, L.ssm_in, s.xn.data(), dm, s.xz.data(), ld_xz, T);
+        matmul(m, pool, s, L.ssm_in, s.xn.data(), dm, s.xz.data(), ld_xz, T);
 
         kernels::ConvParams cp{};
         cp.x_stride = ld_xz;  // x half of each xz row
@@ -119,7 +140,7 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
             }
         });
 
-        matmul(m, pool, L.ssm_x, s.xc.data(), ld_di, s.xdbl.data(), n_xdbl, T);
+        matmul(m, pool, s, L.ssm_x, s.xc.data(), ld_di, s.xdbl.data(), n_xdbl, T);
         if (hp.dt_b_c_rms) {  // Falcon-Mamba: weightless RMS norm on dt, B and C separately
             for (int64_t t = 0; t < T; ++t) {
                 float* row = s.xdbl.data() + t * n_xdbl;
@@ -128,7 +149,7 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
                 k.rms_norm(row + R + ds, nullptr, row + R + ds, ds, hp.rms_eps);
             }
         }
-        matmul(m, pool, L.ssm_dt, s.xdbl.data(), n_xdbl, s.dt.data(), ld_di, T);
+        matmul(m, pool, s, L.ssm_dt, s.xdbl.data(), n_xdbl, s.dt.data(), ld_di, T);
 
         kernels::ScanParams sp{};
         sp.u_stride = ld_di;
@@ -160,7 +181,7 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
             }
         });
 
-        matmul(m, pool, L.ssm_out, s.y.data(), ld_di, s.out.data(), dm, T);
+        matmul(m, pool, s, L.ssm_out, s.y.data(), ld_di, s.out.data(), dm, T);
         for (int64_t i = 0; i < T * dm; ++i) s.h[size_t(i)] += s.out[size_t(i)];
     }
 
@@ -175,11 +196,11 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
     if (rows == 0) return;
     const size_t V = size_t(hp.n_vocab);
     if (n_segs == 1) {  // straight into the caller's buffer
-        matmul(m, pool, m.output, s.xn.data(), dm, segs[0].logits, hp.n_vocab, rows);
+        matmul(m, pool, s, m.output, s.xn.data(), dm, segs[0].logits, hp.n_vocab, rows);
         return;
     }
     if (s.logits.size() < size_t(rows) * V) s.logits.resize(size_t(rows) * V);
-    matmul(m, pool, m.output, s.xn.data(), dm, s.logits.data(), hp.n_vocab, rows);
+    matmul(m, pool, s, m.output, s.xn.data(), dm, s.logits.data(), hp.n_vocab, rows);
     const float* src = s.logits.data();
     for (size_t i = 0; i < n_segs; ++i) {
         if (!segs[i].logits) continue;

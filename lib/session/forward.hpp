@@ -1,6 +1,7 @@
 // forward.hpp — the Mamba-1 forward pass over a chunk of tokens.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "kaa/types.hpp"
@@ -30,6 +31,7 @@ struct Scratch {
     std::vector<float> y;     // (T x d_inner, ld_di) gated scan output
     std::vector<float> out;   // (T x d_model) out_proj output
     std::vector<float> logits;// (rows x n_vocab) LM head output when several segments share it
+    std::vector<uint8_t> xq;  // int8 activations shared by a matmul's threads (forward.cpp shared_x)
 
     void allocate(const HParams& hp, int64_t capacity);
 };

@@ -105,11 +105,15 @@ void micro_amx(const uint8_t* group, const uint8_t* xq, const XLayout& L, int64_
 template <class Tiles>
 void gemm_amx(const MatmulParams& p) {
     const XLayout L(p.K);
-    // A tiles always read 16 token rows: rows past M are zero (their sums are dropped).
-    const int64_t m_pad = (p.M + kTok - 1) / kTok * kTok;
-    auto* xq = static_cast<uint8_t*>(thread_scratch(0, size_t(m_pad * L.stride)));
-    x86::quantize_rows<Vec512>(p.x, p.x_stride, p.M, L, xq);
-    std::memset(xq + p.M * L.stride, 0, size_t((m_pad - p.M) * L.stride));
+    // A tiles always read 16 token rows: rows past M are zero (their sums are dropped),
+    // in the engine's shared buffer (x86::quant_x_bytes pads to 16) as in our own.
+    static_assert(x86::kXRowPad % kTok == 0, "the shared buffer's padding covers whole tiles");
+    const auto* xq = static_cast<const uint8_t*>(p.xq);
+    if (!xq) {
+        auto* own = static_cast<uint8_t*>(thread_scratch(0, x86::quant_x_bytes(p.M, p.K)));
+        x86::quantize_x<Vec512>(p.x, p.x_stride, p.M, p.K, 0, p.M, own);
+        xq = own;
+    }
 
     const auto* w = static_cast<const uint8_t*>(p.w);
     const int64_t group_bytes = x16_group_bytes(p.K);

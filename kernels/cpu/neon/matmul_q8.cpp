@@ -19,4 +19,10 @@ struct DotSmull {
 
 void matmul_q8_plain(const MatmulParams& p) { matmul_q8<DotSmull>(p); }
 
+// The shared int8 activations of both variants (ARMv8.0 instructions only).
+size_t quant_x_bytes(int64_t M, int64_t K) { return x_buffer_bytes(M, K); }
+void quantize_x(const float* x, int64_t x_stride, int64_t M, int64_t K, int64_t m_begin, int64_t m_end, void* out) {
+    quantize_range(x, x_stride, M, K, m_begin, m_end, out);
+}
+
 }  // namespace kaa::kernels::neon

@@ -69,6 +69,14 @@ void quantize_rows(const float* x, int64_t x_stride, int64_t M, const XLayout& L
     }
 }
 
+// The buffer of MatmulParams::xq: M rows of XLayout (no padding here).
+inline size_t x_buffer_bytes(int64_t M, int64_t K) { return size_t(M * XLayout(K).stride); }
+inline void quantize_range(const float* x, int64_t x_stride, int64_t /*M*/, int64_t K, int64_t m_begin, int64_t m_end,
+                           void* out) {
+    const XLayout L(K);
+    quantize_rows(x + m_begin * x_stride, x_stride, m_end - m_begin, L, static_cast<uint8_t*>(out) + m_begin * L.stride);
+}
+
 // RB groups of 4 weight rows x TT tokens, all blocks of K. `rows` (1 .. 4 RB) rows are
 // real; lanes past them read the group's last real row again and are not stored.
 // w: row n of the block at w + n * row_bytes; y: (TT x ys), column 0 = first row.
@@ -141,10 +149,14 @@ Q8MicroFn<Dot> q8_pick(int rb, int t, std::integer_sequence<int, RB...>) {
 template <class Dot>
 void matmul_q8(const MatmulParams& p) {
     const XLayout L(p.K);
-    // Each call quantizes all M rows itself: cheap next to its M x K x rows products, and
-    // a row's quantization depends on nothing but the row.
-    auto* xq = static_cast<uint8_t*>(thread_scratch(0, size_t(p.M * L.stride)));
-    quantize_rows(p.x, p.x_stride, p.M, L, xq);
+    // The engine's shared quantization, or each call's own of all M rows (a row's
+    // quantization depends on nothing but the row: the same bits either way).
+    const auto* xq = static_cast<const uint8_t*>(p.xq);
+    if (!xq) {
+        auto* own = static_cast<uint8_t*>(thread_scratch(0, size_t(p.M * L.stride)));
+        quantize_rows(p.x, p.x_stride, p.M, L, own);
+        xq = own;
+    }
     const auto* w = static_cast<const uint8_t*>(p.w);
     if (p.M == 1) {
         constexpr int kRB = 4;

@@ -10,6 +10,8 @@ void dequantize_row(WeightType t, const void* row, float* out, int64_t K);
 void conv1d_silu_kernel(const ConvParams& p);
 void scan_kernel(const ScanParams& p);
 void rms_norm_kernel(const float* x, const float* w, float* y, int64_t n, float eps);
+size_t quant_x_bytes(int64_t M, int64_t K);  // matmul_q8.cpp
+void quantize_x(const float* x, int64_t x_stride, int64_t M, int64_t K, int64_t m_begin, int64_t m_end, void* out);
 }  // namespace neon
 
 const CpuKernels& neon_kernels(bool dotprod) {
@@ -18,11 +20,13 @@ const CpuKernels& neon_kernels(bool dotprod) {
     constexpr uint32_t kQuant = 1u << unsigned(WeightType::q8_0);
     static const CpuKernels plain = {
         "neon", neon::matmul_plain, neon::conv1d_silu_kernel, neon::scan_kernel,
-        neon::rms_norm_kernel, neon::dequantize_row, kQuant, "neon",
+        neon::rms_norm_kernel, neon::dequantize_row, kQuant, "neon", /*q8_0_x16=*/false,
+        neon::quant_x_bytes, neon::quantize_x,
     };
     static const CpuKernels with_dot = {
         "neon", neon::matmul_dot, neon::conv1d_silu_kernel, neon::scan_kernel,
-        neon::rms_norm_kernel, neon::dequantize_row, kQuant, "neon + dotprod",
+        neon::rms_norm_kernel, neon::dequantize_row, kQuant, "neon + dotprod", /*q8_0_x16=*/false,
+        neon::quant_x_bytes, neon::quantize_x,
     };
     return dotprod ? with_dot : plain;
 }

@@ -69,6 +69,21 @@ void quantize_rows(const float* x, int64_t x_stride, int64_t M, const XLayout& L
     }
 }
 
+// The buffer of MatmulParams::xq: M rows of XLayout, then zero rows up to a multiple of
+// kXRowPad (AMX tiles read 16 token rows at a time; matmul_q8_amx.cpp).
+constexpr int64_t kXRowPad = 16;
+inline size_t quant_x_bytes(int64_t M, int64_t K) {
+    return size_t((M + kXRowPad - 1) / kXRowPad * kXRowPad * XLayout(K).stride);
+}
+// Rows [m_begin, m_end) of x into that buffer; the range that ends at M zeroes the pad.
+template <class V>
+void quantize_x(const float* x, int64_t x_stride, int64_t M, int64_t K, int64_t m_begin, int64_t m_end, void* out) {
+    const XLayout L(K);
+    auto* o = static_cast<uint8_t*>(out);
+    quantize_rows<V>(x + m_begin * x_stride, x_stride, m_end - m_begin, L, o + m_begin * L.stride);
+    if (m_end == M) std::memset(o + M * L.stride, 0, quant_x_bytes(M, K) - size_t(M * L.stride));
+}
+
 // ---- GEMV: W rows as stored, rows end up in lanes ---------------------------------------------
 // Rows [0, R) (R <= W) of w against one x row; y[r] = the row's dot product.
 template <class V, class Dot>
@@ -130,10 +145,14 @@ void gemm_by_rows(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
 template <class V, class Dot>
 void matmul_q8(const MatmulParams& p) {
     const XLayout L(p.K);
-    // Each call quantizes all M rows itself: cheap next to its M x K x rows products,
-    // and a row's quantization depends on nothing but the row.
-    auto* xq = static_cast<uint8_t*>(thread_scratch(0, size_t(p.M * L.stride)));
-    quantize_rows<V>(p.x, p.x_stride, p.M, L, xq);
+    // The engine's shared quantization, or each call's own of all M rows (a row's
+    // quantization depends on nothing but the row: the same bits either way).
+    const auto* xq = static_cast<const uint8_t*>(p.xq);
+    if (!xq) {
+        auto* own = static_cast<uint8_t*>(thread_scratch(0, size_t(p.M * L.stride)));
+        quantize_rows<V>(p.x, p.x_stride, p.M, L, own);
+        xq = own;
+    }
     if constexpr (Dot::kPacked) {
         if (p.w_layout == WeightLayout::q8_0_x16) return Dot::gemm_x16(p, xq, L);
     }

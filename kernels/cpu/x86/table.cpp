@@ -23,11 +23,12 @@ const CpuKernels& amx_table(bool emulated) {
     constexpr uint32_t kQuant = 1u << unsigned(WeightType::q8_0);
     static const CpuKernels hw = {
         kName, matmul_amx, conv1d_silu_kernel, scan_kernel, rms_norm_kernel, dequantize_row, kQuant,
-        "avx512 (f/bw/vl/dq) + vnni + amx-int8", /*q8_0_x16=*/true,
+        "avx512 (f/bw/vl/dq) + vnni + amx-int8", /*q8_0_x16=*/true, quant_x_bytes, quantize_x,
     };
     static const CpuKernels emu = {
         kName, matmul_amx_emulated, conv1d_silu_kernel, scan_kernel, rms_norm_kernel, dequantize_row, kQuant,
-        "avx512 (f/bw/vl/dq) + vnni + emulated amx-int8 (tests only)", /*q8_0_x16=*/true,
+        "avx512 (f/bw/vl/dq) + vnni + emulated amx-int8 (tests only)", /*q8_0_x16=*/true, quant_x_bytes,
+        quantize_x,
     };
     return emulated ? emu : hw;
 }
