@@ -72,6 +72,22 @@ void matmul(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Wei
         M <= 16 ? int(std::clamp<int64_t>(W.rows / (pool.size() * kMinPartRows), 1, kSmallMParts)) : 1);
 }
 
+// fn(t) for each token row t in [0, T): on the calling thread for a few rows (decode),
+// split across the threads for more (prefill, batches), where the per-row steps (norms,
+// the residual add) would otherwise run on one thread while the others wait. Row-wise
+// steps give the same bits either way.
+template <class Fn>
+void for_rows(runtime::ThreadPool& pool, int64_t T, const Fn& fn) {
+    constexpr int64_t kInlineRows = 8;
+    if (T < kInlineRows) {
+        for (int64_t t = 0; t < T; ++t) fn(t);
+        return;
+    }
+    pool.parallel_for(T, 1, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) fn(t);
+    });
+}
+
 }  // namespace
 
 void Scratch::allocate(const HParams& hp, int64_t cap) {
@@ -115,8 +131,9 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
         const int64_t conv_at = l * layer_floats;           // (d_inner x d_conv-1) in each state
         const int64_t ssm_at = conv_at + conv_floats;       // (d_inner x d_state)
 
-        for (int64_t t = 0; t < T; ++t)
+        for_rows(pool, T, [&](int64_t t) {
             k.rms_norm(s.h.data() + t * dm, L.attn_norm, s.xn.data() + t * dm, dm, hp.rms_eps);
+        });
 
         matmul(m, pool, s, L.ssm_in, s.xn.data(), dm, s.xz.data(), ld_xz, T);
 
@@ -142,12 +159,12 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
 
         matmul(m, pool, s, L.ssm_x, s.xc.data(), ld_di, s.xdbl.data(), n_xdbl, T);
         if (hp.dt_b_c_rms) {  // Falcon-Mamba: weightless RMS norm on dt, B and C separately
-            for (int64_t t = 0; t < T; ++t) {
+            for_rows(pool, T, [&](int64_t t) {
                 float* row = s.xdbl.data() + t * n_xdbl;
                 k.rms_norm(row, nullptr, row, R, hp.rms_eps);
                 k.rms_norm(row + R, nullptr, row + R, ds, hp.rms_eps);
                 k.rms_norm(row + R + ds, nullptr, row + R + ds, ds, hp.rms_eps);
-            }
+            });
         }
         matmul(m, pool, s, L.ssm_dt, s.xdbl.data(), n_xdbl, s.dt.data(), ld_di, T);
 
@@ -182,7 +199,11 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
         });
 
         matmul(m, pool, s, L.ssm_out, s.y.data(), ld_di, s.out.data(), dm, T);
-        for (int64_t i = 0; i < T * dm; ++i) s.h[size_t(i)] += s.out[size_t(i)];
+        for_rows(pool, T, [&](int64_t t) {
+            float* h = s.h.data() + t * dm;
+            const float* o = s.out.data() + t * dm;
+            for (int64_t i = 0; i < dm; ++i) h[i] += o[i];
+        });
     }
 
     // LM head over the rows that want logits, gathered into xn.
