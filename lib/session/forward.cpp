@@ -17,8 +17,10 @@ constexpr int64_t kRowGrain = 16;
 // shared machine a descheduled thread's parts are taken by the running one instead of
 // the step waiting for it. tg64, 2 threads, alternated runs at load 35-50: 80.8-82.9 %
 // of the roofline against 73.1-77.8 % with one part per thread; at load < 2 the same
-// within the noise (82-90 % both). Prefill keeps one part per thread: each part
-// quantizes all M activation rows again. Parts keep at least kMinPartRows rows: x_proj
+// within the noise (82-90 % both). Prefill keeps one part per thread: 2 or 4 parts
+// per thread (with the activations quantized once, shared_x) were no faster, pp256 at
+// load 20-50 in three alternated rounds: 199.0 / 191.2 / 195.4, 183.7 / 155.3 / 171.5,
+// 184.9 / 193.3 / 182.6 tok/s for 1 / 2 / 4. Parts keep at least kMinPartRows rows: x_proj
 // (288 rows) in one process, 2 threads, read 26.8 GB/s in one part per thread against
 // 23.7 in four (parts of 2-3 row groups are too short for the GEMV's four streams).
 constexpr int kSmallMParts = 4;
