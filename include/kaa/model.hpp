@@ -22,7 +22,7 @@ enum class Precision {
     // products for Q8_0 weights (AVX-512 VNNI, AVX-VNNI, NEON dotprod), as llama.cpp
     // does. Decode then runs at the memory-bandwidth limit and prefill ~3x faster than
     // with f32 activations. Logits differ from the float64 reference by up to ~0.5% of
-    // their magnitude (0.07 on Falcon-Mamba's tiny test model; docs/PERFORMANCE.md).
+    // their magnitude (0.04-0.11 on the test models; docs/CORRECTNESS.md).
     fast,
     // Activations stay f32 in every matmul: logits match the float64 reference within
     // 1e-3 on every backend. Q8_0 decode becomes compute-bound (int8 -> f32 widening)

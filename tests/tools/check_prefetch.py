@@ -2,7 +2,7 @@
 """check_prefetch.py [--isa x86|neon] OBJDUMP OBJECT... — the streaming kernels still prefetch.
 
 Decode reads every weight once from DRAM, and on the machines measured each line needs a
-software prefetch (docs/PERFORMANCE.md, session 7). A compiler can delete one without a
+software prefetch (docs/PERF-LOG.md, session 7). A compiler can delete one without a
 trace: GCC 12 marked a small function whose only statement was _mm_prefetch as const and
 dropped every call to it, so the Q8_0x16 micro kernels ran without prefetches for three
 sessions while their results stayed bit-exact. This test disassembles the kernel objects
