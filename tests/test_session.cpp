@@ -119,20 +119,24 @@ TEST_CASE("engine: splitting a prompt into chunks at any boundary gives the same
     }
 }
 
+// F16 (f32 activations) and Q8_0 (int8 activations, quantized once per matmul and split
+// across the threads by rows), with more threads than token rows too.
 TEST_CASE("engine: results do not depend on the thread count", "[engine]") {
-    kaa::test::TempDir dir;
-    const kaa::Model model = synth_model(dir, odd_spec(TensorType::f16));
-    const auto toks = random_tokens(17, model.n_vocab(), 3);
-    kaa::SessionParams sp;
-    sp.n_threads = 1;
-    kaa::Session one(model, sp);
-    const auto ref = prefill_all(one, toks);
-    for (int n : {2, 3, 4, 7}) {
-        sp.n_threads = n;
-        kaa::Session s(model, sp);
-        REQUIRE(s.n_threads() == n);
-        INFO(n << " threads");
-        CHECK(bitwise_equal(prefill_all(s, toks), ref));
+    for (TensorType type : {TensorType::f16, TensorType::q8_0}) {
+        kaa::test::TempDir dir;
+        const kaa::Model model = synth_model(dir, odd_spec(type), "m.gguf", kaa::Precision::fast);
+        const auto toks = random_tokens(17, model.n_vocab(), 3);
+        kaa::SessionParams sp;
+        sp.n_threads = 1;
+        kaa::Session one(model, sp);
+        const auto ref = prefill_all(one, toks);
+        for (int n : {2, 3, 4, 7, 20}) {
+            sp.n_threads = n;
+            kaa::Session s(model, sp);
+            REQUIRE(s.n_threads() == n);
+            INFO(n << " threads, type " << int(type));
+            CHECK(bitwise_equal(prefill_all(s, toks), ref));
+        }
     }
 }
 
