@@ -76,15 +76,31 @@ MicroFn<typename Kern::Ctx> pick_gemv(int r, std::integer_sequence<int, RR...>) 
 
 // GEMV (M = 1), rows [n_begin, n_end): stream each weight row once, R1 rows side by side
 // (independent accumulator chains, several memory streams in flight), all K-chunks of a
-// row block before the next. GEMM (M > 1) lives with each ISA's matmul: batches of up to
-// 16 tokens read the weights in place with pick_gemm_stream()'s micro kernels, larger
-// ones first copy blocks into panels and run pick_gemm()'s over them.
+// row block before the next. Batches of up to kInPlaceMaxM tokens: run_gemm_in_place
+// below. Larger GEMMs live with each ISA's matmul: they first copy blocks into panels and
+// run pick_gemm()'s micro kernels over them.
 template <class Kern>
 void run_gemv(const typename Kern::Ctx& c, int64_t K, int64_t n_begin, int64_t n_end) {
     for (int64_t n = n_begin; n < n_end; n += Kern::R1) {
         const int rr = int(gd_min(Kern::R1, n_end - n));
         const auto fn = pick_gemv<Kern>(rr, std::make_integer_sequence<int, Kern::R1>{});
         for (int64_t k0 = 0; k0 < K; k0 += Kern::KC) fn(c, n, 0, k0, gd_min(K, k0 + Kern::KC), k0 == 0);
+    }
+}
+
+// Small batches (1 < M <= kInPlaceMaxM: several Sessions decoding together), rows
+// [n_begin, n_end): the weights read in place, as by the GEMV, R rows x up to T tokens per
+// micro kernel with the streaming prefetches, instead of widened into panels first. The
+// first token block streams them from memory, later ones find them in cache.
+template <class Kern>
+void run_gemm_in_place(const typename Kern::Ctx& c, int64_t M, int64_t K, int64_t n_begin, int64_t n_end) {
+    for (int64_t n = n_begin; n < n_end; n += Kern::R) {
+        const int rr = int(gd_min(Kern::R, n_end - n));
+        for (int64_t m0 = 0; m0 < M; m0 += Kern::T) {
+            const int tt = int(gd_min(Kern::T, M - m0));
+            const auto fn = pick_gemm_stream<Kern>(rr, tt, std::make_integer_sequence<int, Kern::R>{});
+            for (int64_t k0 = 0; k0 < K; k0 += Kern::KC) fn(c, n, m0, k0, gd_min(K, k0 + Kern::KC), k0 == 0);
+        }
     }
 }
 

@@ -205,24 +205,14 @@ void gemm_float_packed(const MatmulParams& p) {
     }
 }
 
-// Small batches (several Sessions decoding together): the weights read in place, as by
-// the GEMV, R rows x up to T tokens per micro kernel, instead of widened into panels
-// first; the first token block streams them from memory, later ones find them in cache.
-// Same arithmetic (widening is exact). The x86 backends measured F16 ssm_in M = 8 at
+// Small batches read the weights in place (gemm_driver.hpp, run_gemm_in_place): the
+// same arithmetic (widening is exact). The x86 backends measured F16 ssm_in M = 8 at
 // 8.0 -> 13.6 GB/s and found the panels better from M = 24 (x86/matmul.inl); not timed
 // on Arm hardware.
 template <class L>
 void gemm_float_in_place(const MatmulParams& p) {
-    using Kern = FloatKern<L>;
     const FloatCtx c{static_cast<const uint8_t*>(p.w), p.w_row_bytes, p.x, p.x_stride, p.y, p.y_stride};
-    for (int64_t n = p.n_begin; n < p.n_end; n += Kern::R) {
-        const int rr = int(imin(Kern::R, p.n_end - n));
-        for (int64_t m0 = 0; m0 < p.M; m0 += Kern::T) {
-            const int tt = int(imin(Kern::T, p.M - m0));
-            const auto fn = pick_gemm_stream<Kern>(rr, tt, std::make_integer_sequence<int, Kern::R>{});
-            for (int64_t k0 = 0; k0 < p.K; k0 += Kern::KC) fn(c, n, m0, k0, imin(p.K, k0 + Kern::KC), k0 == 0);
-        }
-    }
+    run_gemm_in_place<FloatKern<L>>(c, p.M, p.K, p.n_begin, p.n_end);
 }
 
 void matmul_float(const MatmulParams& p) {

@@ -185,10 +185,9 @@ void gemm_float_packed(const MatmulParams& p) {
     }
 }
 
-// Small batches (several Sessions decoding together): the weights read in place, as by
-// the GEMV, R rows x up to T tokens per micro kernel, instead of widened into panels
-// first; the first token block streams them from memory, later ones find them in L1/L2.
-// Same arithmetic (widening is exact; gemm_driver.hpp). F16 ssm_in, 2 threads, in one
+// Small batches read the weights in place (gemm_driver.hpp, run_gemm_in_place): the
+// same arithmetic (widening is exact), without widening every block into a panel for a
+// few tokens. F16 ssm_in, 2 threads, in one
 // process, medians of 5-7, GB/s of weights, panels -> in place (session 8): M = 2 11.6 ->
 // 23.6, M = 4 11.0 -> 23.2, M = 6 11.1 -> 22.1, M = 8 8.0 -> 13.6, M = 12 8.1 -> 10.9,
 // M = 16 8.6 -> 9.7, M = 24 6.0 -> 5.9, M = 32 5.1 -> 4.8; AVX2 M = 4 / 8 / 16: 8.8 / 5.3
@@ -196,16 +195,8 @@ void gemm_float_packed(const MatmulParams& p) {
 // first full: the same or worse.
 template <class V, class L>
 void gemm_float_in_place(const MatmulParams& p) {
-    using Kern = FloatKern<V, L>;
     const FloatCtx c{static_cast<const uint8_t*>(p.w), p.w_row_bytes, p.x, p.x_stride, p.y, p.y_stride};
-    for (int64_t n = p.n_begin; n < p.n_end; n += Kern::R) {
-        const int rr = int(imin(Kern::R, p.n_end - n));
-        for (int64_t m0 = 0; m0 < p.M; m0 += Kern::T) {
-            const int tt = int(imin(Kern::T, p.M - m0));
-            const auto fn = pick_gemm_stream<Kern>(rr, tt, std::make_integer_sequence<int, Kern::R>{});
-            for (int64_t k0 = 0; k0 < p.K; k0 += Kern::KC) fn(c, n, m0, k0, imin(p.K, k0 + Kern::KC), k0 == 0);
-        }
-    }
+    run_gemm_in_place<FloatKern<V, L>>(c, p.M, p.K, p.n_begin, p.n_end);
 }
 
 template <class V>
