@@ -6,7 +6,7 @@
 // tg: a Session decodes N tokens one eval at a time.
 // tg xB: B Sessions decode N tokens each, one eval_batch per step (aggregate tok/s).
 // Each is repeated REPS times; the median and the spread (min..max) are printed. The
-// machine's read bandwidth (huge pages, as kaa's re-laid weights; 4 KiB pages for
+// machine's read bandwidth (huge pages, as kaa's copied weights; 4 KiB pages for
 // reference) is measured before each generation repetition, and
 // generation is given as a fraction of the roofline bandwidth / weight bytes read per
 // token (the median of the per-repetition fractions), the batch as a speed-up over one

@@ -3,8 +3,8 @@
 // limits, and state blobs and files that are corrupt or of another format version.
 #include <catch2/catch.hpp>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <dirent.h>
 #include <functional>
 #include <random>
@@ -534,9 +534,6 @@ TEST_CASE("engine: eval_batch refuses bad batches before touching any state", "[
     CHECK(code({}) == kaa::ErrorCode::ok);
 }
 
-// Fast-precision Q8_0 models are re-laid at load for kernels that take Q8_0x16
-// (lib/model/relayout.cpp); KAA_RELAYOUT=0 keeps the file's layout. The two must agree
-// bit for bit: prefill, decode and batched decode.
 // The AMX prefill kernel end to end (model load, re-layout, thread splits, chunks), on
 // emulated tiles: the same logits as the VNNI kernels.
 TEST_CASE("engine: AMX prefill (emulated tiles) gives the bits of the VNNI kernels", "[engine]") {
@@ -567,64 +564,86 @@ TEST_CASE("engine: AMX prefill (emulated tiles) gives the bits of the VNNI kerne
     }
 }
 
-TEST_CASE("engine: Q8_0 weights re-laid at load give the bits of the file's layout", "[engine]") {
-    kaa::test::TempDir dir;
-    SynthSpec spec = odd_spec(TensorType::q8_0, 9);
-    spec.d_inner = 224;  // ssm_in: 448 rows, ssm_x: 37 rows (a padded group), 7 blocks a row (odd)
-    const std::string path = dir.file("m.gguf");
-    kaa::gguf::write_synth_model(spec, path);
-    kaa::ModelParams mp;
-    mp.precision = kaa::Precision::fast;
-    setenv("KAA_RELAYOUT", "0", 1);
-    const kaa::Model plain = kaa::Model::load(path, mp);
-    unsetenv("KAA_RELAYOUT");
-    const kaa::Model relaid = kaa::Model::load(path, mp);
-    using kaa::kernels::WeightLayout;
-    CHECK(plain.impl()->layers[0].ssm_in.layout == WeightLayout::rows);
-    const bool x16 = relaid.impl()->kernels->q8_0_x16;
-    INFO("backend " << relaid.impl()->kernels->detail);
-    CHECK(relaid.impl()->layers[0].ssm_in.layout == (x16 ? WeightLayout::q8_0_x16 : WeightLayout::rows));
-    CHECK(relaid.impl()->output.layout == relaid.impl()->layers[0].ssm_in.layout);
-    CHECK(relaid.impl()->tok_embd.layout == WeightLayout::rows);  // read by row
-
-    // Progress runs on through the re-layout, and a cancel there is a clean error.
-    std::vector<float> seen;
-    mp.progress = [&](float f) {
-        seen.push_back(f);
-        return true;
+// CPU models from a mapped file copy their matrices into huge pages at load, re-laying
+// fast-precision Q8_0 for kernels that take Q8_0x16 (lib/model/relayout.cpp);
+// KAA_RELAYOUT=0 keeps the file's pages. The two must agree bit for bit: prefill, decode
+// and batched decode.
+TEST_CASE("engine: weights copied or re-laid at load give the bits of the file's", "[engine]") {
+    struct Case {
+        TensorType type;
+        kaa::Precision precision;
     };
-    kaa::Model::load(path, mp);
-    CHECK(std::is_sorted(seen.begin(), seen.end()));
-    const bool reported = std::any_of(seen.begin(), seen.end(), [](float f) { return f > 0.9f && f < 1.0f; });
-    CHECK(reported == x16);
-    mp.progress = [](float f) { return !(f > 0.9f && f < 1.0f); };
-    try {
-        kaa::Model::load(path, mp);
-        CHECK_FALSE(x16);  // no re-layout: nothing to cancel
-    } catch (const kaa::Error& e) {
-        CHECK(x16);
-        CHECK(e.code() == kaa::ErrorCode::cancelled);
-    }
-    mp.progress = nullptr;
+    for (const Case c : {Case{TensorType::q8_0, kaa::Precision::fast}, Case{TensorType::q8_0, kaa::Precision::exact},
+                         Case{TensorType::f16, kaa::Precision::fast}, Case{TensorType::bf16, kaa::Precision::fast},
+                         Case{TensorType::f32, kaa::Precision::exact}}) {
+        INFO("type " << int(c.type) << ", precision " << int(c.precision));
+        kaa::test::TempDir dir;
+        SynthSpec spec = odd_spec(c.type, 9);
+        if (c.type == TensorType::q8_0)
+            spec.d_inner = 224;  // ssm_in: 448 rows, ssm_x: 37 rows (a padded group), 7 blocks a row (odd)
+        const std::string path = dir.file("m.gguf");
+        kaa::gguf::write_synth_model(spec, path);
+        kaa::ModelParams mp;
+        mp.precision = c.precision;
+        setenv("KAA_RELAYOUT", "0", 1);
+        const kaa::Model plain = kaa::Model::load(path, mp);
+        unsetenv("KAA_RELAYOUT");
+        const kaa::Model relaid = kaa::Model::load(path, mp);
+        using kaa::kernels::WeightLayout;
+        const auto& pw = plain.impl()->layers[0].ssm_in;
+        const auto& rw = relaid.impl()->layers[0].ssm_in;
+        CHECK(pw.layout == WeightLayout::rows);
+        CHECK(pw.stored == nullptr);
+        const bool x16 = c.type == TensorType::q8_0 && c.precision == kaa::Precision::fast &&
+                         relaid.impl()->kernels->q8_0_x16;
+        INFO("backend " << relaid.impl()->kernels->detail);
+        CHECK(rw.layout == (x16 ? WeightLayout::q8_0_x16 : WeightLayout::rows));
+        const size_t bytes = size_t(pw.rows) * pw.row_bytes;
+        REQUIRE(rw.stored != nullptr);
+        CHECK(std::memcmp(rw.stored, pw.data, bytes) == 0);  // the file's bytes (re-read if touched)
+        CHECK(rw.data != rw.stored);                         // the model's copy
+        if (!x16) CHECK(std::memcmp(rw.data, pw.data, bytes) == 0);
+        CHECK(relaid.impl()->output.layout == rw.layout);
+        CHECK(relaid.impl()->tok_embd.layout == WeightLayout::rows);  // read by row
+        CHECK(relaid.impl()->tok_embd.stored == nullptr);
 
-    const auto toks = random_tokens(19, plain.n_vocab(), 4);
-    kaa::Session a(plain), b(relaid);
-    CHECK(bitwise_equal(prefill_all(a, toks), prefill_all(b, toks)));
-    CHECK(bitwise_equal(decode_all(a, toks), decode_all(b, toks)));
-    // 9 sessions decoding together: token blocks of the GEMM's small-batch path
-    std::vector<kaa::Session> sa, sb;
-    for (int i = 0; i < 9; ++i) {
-        sa.emplace_back(plain);
-        sb.emplace_back(relaid);
-    }
-    for (int step = 0; step < 3; ++step) {
-        std::vector<kaa::BatchItem> ia, ib;
-        for (int i = 0; i < 9; ++i) {
-            ia.push_back({&sa[size_t(i)], &toks[size_t(i + step)], 1});
-            ib.push_back({&sb[size_t(i)], &toks[size_t(i + step)], 1});
+        // Progress runs on through the copy, and a cancel there is a clean error.
+        std::vector<float> seen;
+        mp.progress = [&](float f) {
+            seen.push_back(f);
+            return true;
+        };
+        kaa::Model::load(path, mp);
+        CHECK(std::is_sorted(seen.begin(), seen.end()));
+        CHECK(std::any_of(seen.begin(), seen.end(), [](float f) { return f > 0.9f && f < 1.0f; }));
+        mp.progress = [](float f) { return !(f > 0.9f && f < 1.0f); };
+        try {
+            kaa::Model::load(path, mp);
+            FAIL("a load cancelled during the copy returned a model");
+        } catch (const kaa::Error& e) {
+            CHECK(e.code() == kaa::ErrorCode::cancelled);
         }
-        kaa::eval_batch(ia);
-        kaa::eval_batch(ib);
-        for (int i = 0; i < 9; ++i) CHECK(bitwise_equal(sa[size_t(i)].logits(), sb[size_t(i)].logits()));
+        mp.progress = nullptr;
+
+        const auto toks = random_tokens(19, plain.n_vocab(), 4);
+        kaa::Session a(plain), b(relaid);
+        CHECK(bitwise_equal(prefill_all(a, toks), prefill_all(b, toks)));
+        CHECK(bitwise_equal(decode_all(a, toks), decode_all(b, toks)));
+        // 9 sessions decoding together: token blocks of the GEMM's small-batch path
+        std::vector<kaa::Session> sa, sb;
+        for (int i = 0; i < 9; ++i) {
+            sa.emplace_back(plain);
+            sb.emplace_back(relaid);
+        }
+        for (int step = 0; step < 3; ++step) {
+            std::vector<kaa::BatchItem> ia, ib;
+            for (int i = 0; i < 9; ++i) {
+                ia.push_back({&sa[size_t(i)], &toks[size_t(i + step)], 1});
+                ib.push_back({&sb[size_t(i)], &toks[size_t(i + step)], 1});
+            }
+            kaa::eval_batch(ia);
+            kaa::eval_batch(ib);
+            for (int i = 0; i < 9; ++i) CHECK(bitwise_equal(sa[size_t(i)].logits(), sb[size_t(i)].logits()));
+        }
     }
 }

@@ -136,7 +136,7 @@ inline Reader widest_reader(const char** name) {
 // `reps` runs. `isa`, when given, receives the name of the loop used.
 //
 // huge_pages: the buffer in transparent huge pages where the OS has them (Linux), like
-// the weights kaa re-lays at load (lib/model/relayout.cpp); with 4 KiB pages the probe
+// the weights kaa copies at load (lib/model/relayout.cpp); with 4 KiB pages the probe
 // pays TLB misses that decode from such weights does not, and reads ~15% slower here.
 inline double measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 5,
                                      const char** isa = nullptr, bool huge_pages = true) {

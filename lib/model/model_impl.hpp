@@ -24,9 +24,10 @@ struct WeightMatrix {
     const uint8_t* data = nullptr;
     int64_t rows = 0, cols = 0;
     size_t row_bytes = 0;
-    // rows: data is the file's bytes; q8_0_x16: data is a re-laid copy (relayout.cpp)
-    // and `stored` still points at the file's bytes (for a GPU upload; its pages were
-    // handed back to the OS and are re-read from the file if touched).
+    // data: the file's bytes, or (relayout.cpp) the model's copy of them in huge pages,
+    // as they are (layout rows) or re-laid (q8_0_x16). With a copy, `stored` still points
+    // at the file's bytes (their pages were handed back to the OS and are re-read from
+    // the file if touched).
     kernels::WeightLayout layout = kernels::WeightLayout::rows;
     const uint8_t* stored = nullptr;
     const uint8_t* rows_data() const { return layout == kernels::WeightLayout::rows ? data : stored; }
@@ -66,7 +67,7 @@ struct ModelImpl {
     // f32 copies of small vectors stored in another type (norms, biases, A, D may be
     // F16/BF16 in hand-made files); the views above point into these.
     std::deque<std::vector<float>> owned;
-    // Re-laid weight matrices (relayout.cpp): aligned malloc'd buffers.
+    // The weight matrices copied or re-laid at load (relayout.cpp): aligned malloc'd buffers.
     struct FreeDeleter {
         void operator()(void* p) const noexcept;
     };
@@ -84,13 +85,14 @@ struct ModelImpl {
 std::shared_ptr<ModelImpl> build_model(gguf::File file, const std::string& path,
                                        const ModelParams& params);
 
-// CPU models whose kernels take the Q8_0x16 layout (kernels/cpu/q8_0_x16.hpp): re-lays
-// every Q8_0 matrix the matmuls read (not the embedding, which is read by row) and hands
-// the file pages it came from back to the OS. Does nothing otherwise: exact precision,
-// a GPU model, a file read into memory (the copy would double the resident size), tied
-// embeddings for the output matrix, or KAA_RELAYOUT=0. Reports progress from `from` to
-// `to` as it goes; an exception from `progress` (a cancelled load) leaves the model's
-// views on the file's layout and propagates.
+// CPU models loaded from a mapped file: copies every matrix the matmuls read (not the
+// embedding, which is read by row) into the model's own memory in huge pages, re-laying
+// Q8_0 into Q8_0x16 where the kernels take it (fast precision, int8 dot products), and
+// hands the file pages it came from back to the OS. Does nothing for a GPU model, a file
+// read into memory (the copy would double the resident size), or KAA_RELAYOUT=0; skips
+// the output matrix of tied embeddings. Reports progress from `from` to `to` as it goes;
+// an exception from `progress` (a cancelled load) leaves the model's views on the file
+// and propagates.
 void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, float from, float to);
 
 }  // namespace kaa::detail

@@ -1,7 +1,10 @@
-// relayout.cpp — load-time re-layout of Q8_0 weight matrices into Q8_0x16
-// (kernels/cpu/q8_0_x16.hpp) for kernels that take it. Why: the int8 dot products want 16
-// rows side by side in vector lanes; done once here, the GEMV skips its per-call
-// transpose-reduce and batched decode skips repacking every weight on every step.
+// relayout.cpp — load-time copies of the weight matrices into the model's own memory,
+// in 2 MiB pages:
+//  - Q8_0 matrices, for kernels that take it, re-laid into Q8_0x16
+//    (kernels/cpu/q8_0_x16.hpp). Why: the int8 dot products want 16 rows side by side in
+//    vector lanes; done once here, the GEMV skips its per-call transpose-reduce and
+//    batched decode skips repacking every weight on every step.
+//  - every other matrix copied as it is: only for the huge pages (see allocate_weights).
 //
 // The copy replaces the file's pages rather than adding to them: as each slice of a
 // matrix is re-laid, the mapped pages it came from are dropped from this process
@@ -69,12 +72,14 @@ uint8_t* allocate_weights(size_t bytes) {
     return static_cast<uint8_t*>(p);
 }
 
+// Rows [r_begin, r_end) of one matrix. x16: 16-row groups re-laid (r_begin a multiple of
+// 16); else the rows copied as they are.
 struct Job {
     WeightMatrix* w;
-    const uint8_t* src;
     uint8_t* dst;
-    int64_t g_begin, g_end;
-    bool in_file;  // src is the mapping itself (not a loader's aligned heap copy)
+    int64_t r_begin, r_end;
+    bool x16;
+    bool in_file;  // w->data is the mapping itself (not a loader's aligned heap copy)
 };
 
 }  // namespace
@@ -88,15 +93,15 @@ void ModelImpl::FreeDeleter::operator()(void* p) const noexcept {
 }
 
 void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, float from, float to) {
-    if (m.params.device != Device::cpu || m.params.precision != Precision::fast || !m.kernels->q8_0_x16 ||
-        !m.file.is_mmap())
-        return;
+    if (m.params.device != Device::cpu || !m.file.is_mmap()) return;
     if (const char* env = std::getenv("KAA_RELAYOUT"); env && std::strcmp(env, "0") == 0) return;
+    const bool x16_kernels = m.params.precision == Precision::fast && m.kernels->q8_0_x16;
 
     std::vector<WeightMatrix*> todo;
     for (LayerWeights& L : m.layers)
         for (WeightMatrix* w : {&L.ssm_in, &L.ssm_x, &L.ssm_dt, &L.ssm_out}) todo.push_back(w);
     if (!m.hp.tied_embeddings) todo.push_back(&m.output);  // tied: the embedding rows are still read
+    auto re_lays = [&](const WeightMatrix& w) { return x16_kernels && w.type == kernels::WeightType::q8_0; };
 
     // Slices of ~4 MiB of weights: small enough to balance threads and to release the
     // source pages as the copy proceeds.
@@ -105,18 +110,19 @@ void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, 
     for (const auto& t : m.file.tensors()) mapped.insert(t.data);
     std::vector<Job> jobs;
     for (WeightMatrix* w : todo) {
-        if (w->type != kernels::WeightType::q8_0 || w->layout != kernels::WeightLayout::rows) continue;
-        const size_t bytes = kernels::x16_bytes(w->rows, w->cols);
+        const bool x16 = re_lays(*w);
+        const size_t bytes = x16 ? kernels::x16_bytes(w->rows, w->cols) : size_t(w->rows) * w->row_bytes;
         uint8_t* dst = allocate_weights(bytes);
-        if (!dst) {  // no room for the copy: the file's layout serves, only slower
+        if (!dst) {  // no room for the copies: the file's pages serve, only slower
             m.relaid.clear();
             return;
         }
         m.relaid.emplace_back(dst);
-        const int64_t groups = kernels::x16_groups(w->rows);
-        const int64_t step = std::max<int64_t>(1, kSliceBytes / kernels::x16_group_bytes(w->cols));
+        const size_t slice_rows_bytes = x16 ? size_t(kernels::x16_group_bytes(w->cols)) : w->row_bytes;
+        const int64_t unit = x16 ? kernels::kX16Rows : 1;
+        const int64_t step = std::max<int64_t>(1, kSliceBytes / int64_t(slice_rows_bytes)) * unit;
         const bool in_file = mapped.count(w->data) > 0;
-        for (int64_t g = 0; g < groups; g += step) jobs.push_back({w, w->data, dst, g, std::min(groups, g + step), in_file});
+        for (int64_t r = 0; r < w->rows; r += step) jobs.push_back({w, dst, r, std::min(w->rows, r + step), x16, in_file});
     }
     if (jobs.empty()) return;
 
@@ -130,10 +136,14 @@ void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, 
         for (size_t i; !stop.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < jobs.size();) {
             const Job& j = jobs[i];
             const WeightMatrix& w = *j.w;
-            kernels::pack_q8_0_x16(j.src, w.row_bytes, w.rows, w.cols, j.g_begin, j.g_end, j.dst);
-            const int64_t r0 = j.g_begin * kernels::kX16Rows,
-                          r1 = std::min(w.rows, j.g_end * kernels::kX16Rows);
-            if (j.in_file) release_pages(j.src + size_t(r0) * w.row_bytes, size_t(r1 - r0) * w.row_bytes);
+            const uint8_t* src = w.data + size_t(j.r_begin) * w.row_bytes;
+            const size_t n = size_t(j.r_end - j.r_begin) * w.row_bytes;
+            if (j.x16)
+                kernels::pack_q8_0_x16(w.data, w.row_bytes, w.rows, w.cols, j.r_begin / kernels::kX16Rows,
+                                       (j.r_end + kernels::kX16Rows - 1) / kernels::kX16Rows, j.dst);
+            else
+                std::memcpy(j.dst + size_t(j.r_begin) * w.row_bytes, src, n);
+            if (j.in_file) release_pages(src, n);
             const size_t d = done.fetch_add(1) + 1;
             if (report) report_done(d);
         }
@@ -165,10 +175,9 @@ void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, 
     // Point the views at the copies only now: every job has read its source.
     size_t b = 0;
     for (WeightMatrix* w : todo) {
-        if (w->type != kernels::WeightType::q8_0 || w->layout != kernels::WeightLayout::rows) continue;
         w->stored = w->data;
         w->data = m.relaid[b++].get();
-        w->layout = kernels::WeightLayout::q8_0_x16;
+        if (re_lays(*w)) w->layout = kernels::WeightLayout::q8_0_x16;
     }
 }
 
