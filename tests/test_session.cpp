@@ -4,11 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <functional>
 #include <random>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "gguf/synth.hpp"
 #include "kaa/kaa.hpp"
@@ -224,6 +226,54 @@ TEST_CASE("engine: bad tokens and arguments are clear errors and leave the state
     sp.n_batch = 8;
     sp.n_threads = -2;
     CHECK_THROWS_AS(kaa::Session(model, sp), kaa::Error);
+}
+
+#if defined(__linux__)
+namespace {
+// Resident set size of this process, in bytes (/proc/self/statm: pages).
+int64_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    long long size = 0, resident = 0;
+    const bool ok = f && std::fscanf(f, "%lld %lld", &size, &resident) == 2;
+    if (f) std::fclose(f);
+    return ok ? resident * sysconf(_SC_PAGESIZE) : -1;
+}
+}  // namespace
+#endif
+
+// A Session's activation buffers grow to the chunks it runs, not to n_batch up front:
+// Sessions that only decode stay small whatever their n_batch.
+TEST_CASE("engine: a Session holds activation buffers for the chunks it ran, not for n_batch", "[engine]") {
+#if !defined(__linux__)
+    KAA_SKIP("reads /proc/self/statm");
+#else
+    kaa::test::TempDir dir;
+    SynthSpec spec = odd_spec(TensorType::f32);
+    spec.d_model = 256;
+    spec.d_inner = 512;  // ~15 KB of buffers a token: n_batch 65536 would be ~1 GB a Session
+    const kaa::Model model = synth_model(dir, spec);
+    kaa::SessionParams sp;
+    sp.n_batch = 65536;
+    sp.n_threads = 1;
+    const auto toks = random_tokens(40, model.n_vocab(), 3);
+    const int64_t before = resident_bytes();
+    REQUIRE(before > 0);
+    {
+        std::vector<kaa::Session> sessions;
+        for (int i = 0; i < 4; ++i) {
+            sessions.emplace_back(model, sp);
+            sessions.back().eval(&toks[size_t(i)], 1);
+        }
+        CHECK(resident_bytes() - before < (int64_t(64) << 20));
+        // A prompt grows the buffers to its length, and results do not depend on it.
+        kaa::SessionParams small = sp;
+        small.n_batch = 7;
+        kaa::Session a(model, sp), b(model, small);
+        CHECK(bitwise_equal(prefill_all(a, toks), prefill_all(b, toks)));
+        CHECK(bitwise_equal(decode_all(a, toks), decode_all(b, toks)));
+        CHECK(resident_bytes() - before < (int64_t(64) << 20));
+    }
+#endif
 }
 
 TEST_CASE("state: corrupt, truncated and foreign blobs are refused", "[state]") {

@@ -462,7 +462,7 @@ KAA_API kaa_status kaa_state_load(const char* path, kaa_state** out) KAA_NOEXCEP
 typedef struct kaa_session_params {
     uint32_t struct_size;
     int32_t n_threads; /* 0: the model's n_threads */
-    int32_t n_batch;   /* tokens per internal prefill chunk (default 64) */
+    int32_t n_batch;   /* tokens per internal prefill chunk (default 256) */
     /* Appended later: a struct_size that ends before a field gives its default. Limits
      * for hosts that pass requests on from elsewhere; exceeding one is
      * KAA_ERR_INVALID_ARGUMENT, named in the message, with nothing evaluated. */

@@ -21,7 +21,7 @@ namespace detail { struct SessionImpl; }
 
 struct SessionParams {
     int32_t n_threads = 0;  // 0: the model's n_threads
-    int32_t n_batch = 64;   // tokens per internal prefill chunk (bounds scratch memory)
+    int32_t n_batch = 256;  // tokens per internal prefill chunk (bounds scratch memory)
 
     // Limits for a host that passes requests from elsewhere (a script, a network peer) on
     // to the Session. Exceeding one is Error(invalid_argument) naming the limit, raised

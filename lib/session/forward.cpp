@@ -92,11 +92,11 @@ void for_rows(runtime::ThreadPool& pool, int64_t T, const Fn& fn) {
 
 }  // namespace
 
-void Scratch::allocate(const HParams& hp, int64_t cap) {
-    capacity = cap;
+void Scratch::reserve(const HParams& hp, int64_t n) {
+    if (n <= rows) return;
     ld_di = hp.d_inner + kRowPad;
     ld_xz = 2 * hp.d_inner + kRowPad;
-    const size_t T = size_t(cap);
+    const size_t T = size_t(n);
     h.assign(T * size_t(hp.d_model), 0.0f);
     xn.assign(T * size_t(hp.d_model), 0.0f);
     xz.assign(T * size_t(ld_xz), 0.0f);
@@ -105,6 +105,7 @@ void Scratch::allocate(const HParams& hp, int64_t cap) {
     dt.assign(T * size_t(ld_di), 0.0f);
     y.assign(T * size_t(ld_di), 0.0f);
     out.assign(T * size_t(hp.d_model), 0.0f);
+    rows = n;
 }
 
 void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Segment* segs,
@@ -112,7 +113,6 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
     const HParams& hp = m.hp;
     const kernels::CpuKernels& k = *m.kernels;
     const int64_t dm = hp.d_model, di = hp.d_inner, ds = hp.d_state, R = hp.dt_rank;
-    const int64_t ld_di = s.ld_di, ld_xz = s.ld_xz;  // padded row strides (Scratch)
     const int64_t n_xdbl = R + 2 * ds;
     const int64_t conv_floats = di * (hp.d_conv - 1);
     const int64_t layer_floats = conv_floats + di * ds;
@@ -121,6 +121,8 @@ void forward(const ModelImpl& m, runtime::ThreadPool& pool, Scratch& s, const Se
     std::vector<int64_t> row0(n_segs + 1, 0);
     for (size_t i = 0; i < n_segs; ++i) row0[i + 1] = row0[i] + segs[i].T;
     const int64_t T = row0[n_segs];
+    s.reserve(hp, T);  // before any state is touched: a failed allocation leaves it as it was
+    const int64_t ld_di = s.ld_di, ld_xz = s.ld_xz;  // padded row strides (Scratch)
 
     // Embedding lookup: h[t] = token_embd[token t]
     for (size_t i = 0; i < n_segs; ++i)

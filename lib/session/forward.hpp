@@ -10,7 +10,9 @@
 
 namespace kaa::detail {
 
-// Activation buffers for up to `capacity` tokens, allocated once per Session.
+// Activation buffers of a Session, for up to `capacity` (n_batch) tokens a chunk. They
+// grow to the largest chunk the Session has run (reserve), so a Session that only
+// decodes holds one token's worth (~220 KB at the 7B shape) rather than n_batch's.
 //
 // Rows of d_inner-wide buffers are ld_di floats apart, of xz ld_xz: d_inner + kRowPad and
 // 2 d_inner + kRowPad. conv1d and the scan walk each channel group down the rows, and
@@ -20,7 +22,8 @@ namespace kaa::detail {
 // 147-174 ns with 64 floats (16 and 32: 233-246 and 199-214; 48-256: 187-212).
 struct Scratch {
     static constexpr int64_t kRowPad = 64;
-    int64_t capacity = 0;
+    int64_t capacity = 0;  // tokens per chunk (SessionParams::n_batch)
+    int64_t rows = 0;      // tokens the buffers below hold
     int64_t ld_di = 0, ld_xz = 0;
     std::vector<float> h;     // (T x d_model) residual stream
     std::vector<float> xn;    // (T x d_model) normed input of a layer / of the LM head
@@ -33,7 +36,8 @@ struct Scratch {
     std::vector<float> logits;// (rows x n_vocab) LM head output when several segments share it
     std::vector<uint8_t> xq;  // int8 activations shared by a matmul's threads (forward.cpp shared_x)
 
-    void allocate(const HParams& hp, int64_t capacity);
+    // Grows the buffers to hold T tokens (T <= capacity); never shrinks them.
+    void reserve(const HParams& hp, int64_t T);
 };
 
 // A run of tokens of one sequence. Several segments (of different Sessions) go through

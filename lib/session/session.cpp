@@ -27,12 +27,8 @@ struct SessionImpl {
     SessionImpl(const Model& mod, const SessionParams& p, int n_threads)
         : model(mod), m(*mod.impl()), params(p), pool(mod.impl()->gpu ? 1 : n_threads) {  // GPU: no CPU workers
         state.assign(size_t(m.state_dims().floats()), 0.0f);
-        if (m.gpu) {
-            dev = gpu::make_session(m, p.n_batch);
-            scratch.capacity = p.n_batch;  // chunking as on the CPU; no host buffers
-        } else {
-            scratch.allocate(m.hp, p.n_batch);
-        }
+        scratch.capacity = p.n_batch;  // chunking; on the CPU the buffers grow on use (forward)
+        if (m.gpu) dev = gpu::make_session(m, p.n_batch);
     }
     float* forward_state() { return dev ? gpu::device_state(*dev) : state.data(); }
     void run(const Segment* segs, size_t n) {

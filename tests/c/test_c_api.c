@@ -165,7 +165,7 @@ static void test_without_model(void) {
         } older;
         memset(&older, 0xAB, sizeof older);
         CHECK_OK(kaa_session_params_init((kaa_session_params*)&older.p, sizeof older.p));
-        CHECK(older.p.struct_size == sizeof(old_session_params) && older.p.n_threads == 0 && older.p.n_batch == 64);
+        CHECK(older.p.struct_size == sizeof(old_session_params) && older.p.n_threads == 0 && older.p.n_batch == 256);
         CHECK(older.after[0] == 0xAB && older.after[31] == 0xAB);
         struct {
             kaa_session_params p;
@@ -173,7 +173,7 @@ static void test_without_model(void) {
         } newer;
         memset(&newer, 0xAB, sizeof newer);
         CHECK_OK(kaa_session_params_init(&newer.p, sizeof newer));
-        CHECK(newer.p.struct_size == sizeof newer && newer.p.n_batch == 64);
+        CHECK(newer.p.struct_size == sizeof newer && newer.p.n_batch == 256);
         CHECK(newer.future[0] == 0 && newer.future[23] == 0);
         kaa_session_params sp = kaa_session_default_params();
         CHECK(sp.struct_size == sizeof sp && sp.max_tokens_per_call == newer.p.max_tokens_per_call);

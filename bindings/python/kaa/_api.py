@@ -174,7 +174,7 @@ class Model:
     def token_to_piece(self, token: int) -> bytes:
         return self._m.tokenizer.token_to_piece(token)
 
-    def session(self, n_threads: int = 0, n_batch: int = 64, max_tokens_per_call: int = 1 << 20,
+    def session(self, n_threads: int = 0, n_batch: int = 256, max_tokens_per_call: int = 1 << 20,
                 max_generation_tokens: int = 1 << 24) -> "Session":
         """A new Session on this model (see Session for the parameters)."""
         return Session(self, n_threads=n_threads, n_batch=n_batch, max_tokens_per_call=max_tokens_per_call,
@@ -296,7 +296,7 @@ class Session:
     still running stops that stream first (keeping what it generated).
     """
 
-    def __init__(self, model: Model, n_threads: int = 0, n_batch: int = 64, max_tokens_per_call: int = 1 << 20,
+    def __init__(self, model: Model, n_threads: int = 0, n_batch: int = 256, max_tokens_per_call: int = 1 << 20,
                  max_generation_tokens: int = 1 << 24) -> None:
         """n_threads: 0 for the model's; n_batch: tokens per prefill chunk. Limits, for a
         host passing requests on from elsewhere (exceeding one raises kaa.Error with code
