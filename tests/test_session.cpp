@@ -649,6 +649,12 @@ TEST_CASE("engine: weights copied or re-laid at load give the bits of the file's
         INFO("backend " << relaid.impl()->kernels->detail);
         CHECK(rw.layout == (x16 ? WeightLayout::q8_0_x16 : WeightLayout::rows));
         const size_t bytes = size_t(pw.rows) * pw.row_bytes;
+        const bool copied = x16 || kaa::detail::huge_pages_available();
+        INFO("copied " << copied);
+        if (!copied) {  // no huge pages to gain: the file's pages serve
+            CHECK(rw.stored == nullptr);
+            continue;
+        }
         REQUIRE(rw.stored != nullptr);
         CHECK(std::memcmp(rw.stored, pw.data, bytes) == 0);  // the file's bytes (re-read if touched)
         CHECK(rw.data != rw.stored);                         // the model's copy

@@ -88,11 +88,17 @@ std::shared_ptr<ModelImpl> build_model(gguf::File file, const std::string& path,
 // CPU models loaded from a mapped file: copies every matrix the matmuls read (not the
 // embedding, which is read by row) into the model's own memory in huge pages, re-laying
 // Q8_0 into Q8_0x16 where the kernels take it (fast precision, int8 dot products), and
-// hands the file pages it came from back to the OS. Does nothing for a GPU model, a file
+// hands the file pages it came from back to the OS. Without huge pages
+// (huge_pages_available) only the re-laid matrices are copied. Does nothing for a GPU model, a file
 // read into memory (the copy would double the resident size), or KAA_RELAYOUT=0; skips
 // the output matrix of tied embeddings. Reports progress from `from` to `to` as it goes;
 // an exception from `progress` (a cancelled load) leaves the model's views on the file
 // and propagates.
 void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, float from, float to);
+
+// Whether the copies relayout_weights makes can get huge pages: Linux, with transparent
+// huge pages not switched off. Elsewhere it copies only what it re-lays: a copy as it
+// is would cost load time and gain nothing.
+bool huge_pages_available();
 
 }  // namespace kaa::detail

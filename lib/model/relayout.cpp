@@ -4,7 +4,8 @@
 //    (kernels/cpu/q8_0_x16.hpp). Why: the int8 dot products want 16 rows side by side in
 //    vector lanes; done once here, the GEMV skips its per-call transpose-reduce and
 //    batched decode skips repacking every weight on every step.
-//  - every other matrix copied as it is: only for the huge pages (see allocate_weights).
+//  - every other matrix copied as it is, only for the huge pages (see allocate_weights),
+//    so only where the OS has them.
 //
 // The copy replaces the file's pages rather than adding to them: as each slice of a
 // matrix is re-laid, the mapped pages it came from are dropped from this process
@@ -12,6 +13,7 @@
 // from the file), so the resident size stays about one copy of the weights.
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -74,6 +76,7 @@ uint8_t* allocate_weights(size_t bytes) {
 
 // Rows [r_begin, r_end) of one matrix. x16: 16-row groups re-laid (r_begin a multiple of
 // 16); else the rows copied as they are.
+
 struct Job {
     WeightMatrix* w;
     uint8_t* dst;
@@ -83,6 +86,19 @@ struct Job {
 };
 
 }  // namespace
+
+bool huge_pages_available() {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    std::FILE* f = std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f) return false;
+    char buf[128] = {};
+    const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    return n > 0 && std::strstr(buf, "[never]") == nullptr;
+#else
+    return false;
+#endif
+}
 
 void ModelImpl::FreeDeleter::operator()(void* p) const noexcept {
 #ifdef _WIN32
@@ -96,12 +112,15 @@ void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, 
     if (m.params.device != Device::cpu || !m.file.is_mmap()) return;
     if (const char* env = std::getenv("KAA_RELAYOUT"); env && std::strcmp(env, "0") == 0) return;
     const bool x16_kernels = m.params.precision == Precision::fast && m.kernels->q8_0_x16;
+    const bool huge = huge_pages_available();
 
     std::vector<WeightMatrix*> todo;
     for (LayerWeights& L : m.layers)
         for (WeightMatrix* w : {&L.ssm_in, &L.ssm_x, &L.ssm_dt, &L.ssm_out}) todo.push_back(w);
     if (!m.hp.tied_embeddings) todo.push_back(&m.output);  // tied: the embedding rows are still read
     auto re_lays = [&](const WeightMatrix& w) { return x16_kernels && w.type == kernels::WeightType::q8_0; };
+    todo.erase(std::remove_if(todo.begin(), todo.end(), [&](WeightMatrix* w) { return !re_lays(*w) && !huge; }),
+               todo.end());
 
     // Slices of ~4 MiB of weights: small enough to balance threads and to release the
     // source pages as the copy proceeds.
