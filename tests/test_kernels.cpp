@@ -403,7 +403,7 @@ TEMPLATE_TEST_CASE("kernels: the Q8_0x16 layout gives the bits of stored rows", 
     for (int64_t K : {32, 96, 4160})
         for (int64_t N : {1, 15, 17, 45, 160}) {
             const Weights w = make_weights(WeightType::q8_0, N, K, rng);
-            std::vector<uint8_t> buf(kaa::kernels::x16_bytes(N, K) + 64);
+            std::vector<uint8_t> buf(kaa::kernels::x16_bytes(N, K) + 64, 0xcd);  // the pack owes nothing to a zeroed buffer
             uint8_t* x16 = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
             const int64_t groups = kaa::kernels::x16_groups(N);
             // Filled in two ranges, as threads at load time would.
@@ -449,7 +449,7 @@ static void check_amx_against_vnni(const CpuKernels& amx) {
     for (int64_t K : {32, 96, 2080})
         for (int64_t N : {15, 45, 160}) {
             const Weights w = make_weights(WeightType::q8_0, N, K, rng);
-            std::vector<uint8_t> buf(kaa::kernels::x16_bytes(N, K) + 64);
+            std::vector<uint8_t> buf(kaa::kernels::x16_bytes(N, K) + 64, 0xcd);  // the pack owes nothing to a zeroed buffer
             uint8_t* x16 = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
             kaa::kernels::pack_q8_0_x16(w.data.data(), w.row_bytes, N, K, 0, kaa::kernels::x16_groups(N), x16);
             for (int64_t M : {12, 13, 16, 17, 40}) {
