@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -76,16 +77,44 @@ struct Rng {
 // decode step that walks 2+ GB of weights; GEMM uses copy 0 only.
 constexpr size_t kStreamBytes = size_t(768) << 20;
 
+// Bytes in transparent huge pages from 2 MiB up, as the model loader copies weights
+// (lib/model/relayout.cpp): with 4 KiB pages a GEMV pays TLB misses the engine does not.
+class HugeBuf {
+public:
+    HugeBuf() = default;
+    HugeBuf(const HugeBuf& o) {
+        resize(o.n_);
+        if (n_) std::memcpy(p_.get(), o.p_.get(), n_);
+    }
+    HugeBuf& operator=(const HugeBuf&) = delete;
+    void resize(size_t n) {
+        constexpr size_t kHuge = size_t(2) << 20;
+        const size_t align = n >= kHuge ? kHuge : 64;
+        p_.reset(static_cast<uint8_t*>(std::aligned_alloc(align, (n + align - 1) / align * align)));
+        if (!p_) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+        if (align == kHuge) madvise(p_.get(), (n + align - 1) / align * align, MADV_HUGEPAGE);
+#endif
+        n_ = n;
+    }
+    uint8_t* data() const { return p_.get(); }
+    size_t size() const { return n_; }
+
+private:
+    std::unique_ptr<uint8_t, void (*)(void*)> p_{nullptr, std::free};
+    size_t n_ = 0;
+};
+
 struct Matrix {
     WeightType type = WeightType::f32;
     int64_t N = 0, K = 0;
     size_t row_bytes = 0;
     int copies = 0;
-    std::vector<std::vector<uint8_t>> data;
+    std::vector<HugeBuf> data;
     size_t bytes() const { return row_bytes * size_t(N); }
 };
 
-void fill(Matrix& m, std::vector<uint8_t>& out) {
+void fill(Matrix& m, HugeBuf& out) {
     Rng rng;
     out.resize(m.bytes());
     if (m.type == WeightType::q8_0) {
@@ -112,6 +141,7 @@ void fill(Matrix& m, std::vector<uint8_t>& out) {
 const Matrix& matrix(WeightType t, int64_t N, int64_t K, bool streamed) {
     static Matrix m;
     if (!(m.type == t && m.N == N && m.K == K && m.copies > 0)) {
+        m.data.clear();
         m = Matrix{};
         m.type = t;
         m.N = N;
