@@ -63,6 +63,28 @@ struct Vec512 {
         return x86::hsum8(_mm256_add_ps(_mm512_castps512_ps256(v),
                                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
     }
+    // hsum of 16 vectors at once: lane i of the result is hsum(v[i]), by the same
+    // additions lane for lane (so the same bits) in 45 shuffles and adds where 16 hsums
+    // take 128, half of them on the one shuffle port. Each step halves two vectors' partial
+    // sums into one: +8 (256-bit halves), +4 (128-bit lanes), +2, +1 (within lanes). The
+    // steps leave w[4e + L]'s sum in lane 4L + e, so v is read transposed (w[4e + L] =
+    // v[4L + e]) to come out in order.
+    static F hsum_w(const F* v) {
+        auto w = [&](int j) { return v[4 * (j % 4) + j / 4]; };
+        F s1[8], s2[4], s3[2];
+        for (int i = 0; i < 8; ++i) {
+            const F a = w(2 * i), b = w(2 * i + 1);
+            s1[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+        }
+        for (int j = 0; j < 4; ++j)
+            s2[j] = _mm512_add_ps(_mm512_shuffle_f32x4(s1[2 * j], s1[2 * j + 1], 0x88),
+                                  _mm512_shuffle_f32x4(s1[2 * j], s1[2 * j + 1], 0xDD));
+        for (int k = 0; k < 2; ++k)
+            s3[k] = _mm512_add_ps(_mm512_shuffle_ps(s2[2 * k], s2[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                  _mm512_shuffle_ps(s2[2 * k], s2[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+        return _mm512_add_ps(_mm512_shuffle_ps(s3[0], s3[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(s3[0], s3[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    }
 
     // ---- weight loads: 16 elements as f32 (exact conversions) ------------------------------
     static F load_f16(const uint16_t* p) {
