@@ -150,7 +150,8 @@ struct FloatKern {
         // same order). With more tokens the registers go to the accumulators. Q8_0 with f32
         // activations, ssm_in, kaa_bench_kernels, GB/s (session 10): AVX-512 1 thread
         // 10.0 -> 11.6 (12.4 with LoadQ8::scale's conversion), 2 threads 19.7 -> 21.1
-        // (23.5); AVX2 1 thread 11.7, 2 threads 21.2.
+        // (23.5); AVX2 (S = 4) against S = 1, alternated three times: 1 thread 7.4-7.7 ->
+        // 11.9-12.2, 2 threads 13.7-15.2 -> 20.2-23.2.
         constexpr int S = TT == 1 ? L::kStep / W : 1;
         static_assert(KC % (S * W) == 0, "K-chunks of whole steps (K itself is: Q8_0 rows are whole blocks)");
         int64_t k = k0;
