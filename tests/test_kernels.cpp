@@ -378,17 +378,22 @@ TEMPLATE_TEST_CASE("kernels: VNNI and plain int8 variants give identical bits", 
     const CpuKernels& plain = TestType::kAvx512 ? kaa::kernels::avx512_kernels(false)
                                                 : kaa::kernels::avx2_kernels(false);
     std::mt19937 rng(3);
-    for (int64_t K : {32, 96, 2080}) {
-        const int64_t N = 21, M = 6;
-        const Weights w = make_weights(WeightType::q8_0, N, K, rng);
-        const std::vector<float> x = randn(size_t(M * K), rng);
-        for (int64_t mm : {int64_t(1), M}) {
-            std::vector<float> a(size_t(mm * N)), b(size_t(mm * N));
-            run_matmul(*k, w, x.data(), K, mm, a.data(), N, 0, N);
-            run_matmul(plain, w, x.data(), K, mm, b.data(), N, 0, N);
-            CHECK(same_bits(a, b));
+    // Token counts through each plain path: the GEMV per token (1, 3) and, on AVX2, the
+    // int16 GEMM (from 4: one and several token blocks); 70 rows span two of its packs.
+    for (int64_t K : {32, 96, 2080})
+        for (int64_t N : {21, 70}) {
+            const int64_t M = 17;
+            const Weights w = make_weights(WeightType::q8_0, N, K, rng);
+            const std::vector<float> x = randn(size_t(M * K), rng);
+            INFO("K " << K << ", N " << N);
+            for (int64_t mm : {int64_t(1), int64_t(3), int64_t(4), int64_t(6), M}) {
+                INFO("M " << mm);
+                std::vector<float> a(size_t(mm * N)), b(size_t(mm * N));
+                run_matmul(*k, w, x.data(), K, mm, a.data(), N, 0, N);
+                run_matmul(plain, w, x.data(), K, mm, b.data(), N, 0, N);
+                CHECK(same_bits(a, b));
+            }
         }
-    }
 }
 
 // The load-time Q8_0x16 layout (kernels/cpu/q8_0_x16.hpp) must not change a bit: odd
@@ -511,11 +516,16 @@ TEST_CASE("kernels: neon SDOT and plain int8 variants give identical bits", "[ke
     const CpuKernels* plain = dot ? backend<Neon>(&why) : nullptr;
     if (!dot || !plain) KAA_SKIP(why);
     std::mt19937 rng(3);
-    for (int64_t K : {32, 96, 2080}) {
-        const int64_t N = 21, M = 6;
+    // Token counts through each plain path: the GEMV per token (1, 3) and, on AVX2, the
+    // int16 GEMM (from 4: one and several token blocks); 70 rows span two of its packs.
+    for (int64_t K : {32, 96, 2080})
+        for (int64_t N : {21, 70}) {
+        const int64_t M = 17;
         const Weights w = make_weights(WeightType::q8_0, N, K, rng);
         const std::vector<float> x = randn(size_t(M * K), rng);
-        for (int64_t mm : {int64_t(1), M}) {
+        INFO("K " << K << ", N " << N);
+        for (int64_t mm : {int64_t(1), int64_t(3), int64_t(4), int64_t(6), M}) {
+            INFO("M " << mm);
             std::vector<float> a(size_t(mm * N)), b(size_t(mm * N));
             run_matmul(*dot, w, x.data(), K, mm, a.data(), N, 0, N);
             run_matmul(*plain, w, x.data(), K, mm, b.data(), N, 0, N);

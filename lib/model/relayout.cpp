@@ -141,7 +141,8 @@ void relayout_weights(ModelImpl& m, const std::function<void(float)>& progress, 
         const int64_t unit = x16 ? kernels::kX16Rows : 1;
         const int64_t step = std::max<int64_t>(1, kSliceBytes / int64_t(slice_rows_bytes)) * unit;
         const bool in_file = mapped.count(w->data) > 0;
-        for (int64_t r = 0; r < w->rows; r += step) jobs.push_back({w, dst, r, std::min(w->rows, r + step), x16, in_file});
+        for (int64_t r = 0; r < w->rows; r += step)
+            jobs.push_back({w, dst, r, std::min(w->rows, r + step), x16, in_file});
     }
     if (jobs.empty()) return;
 

@@ -44,6 +44,8 @@ const CpuKernels* backend(const std::string& name) {
 #if KAA_HAVE_X86_KERNELS
     const auto& f = kaa::runtime::cpu_features();
     if (name == "avx2" && f.has_avx2_set()) return &kaa::kernels::avx2_kernels();
+    // AVX2 without AVX-VNNI (Zen 2/3, Intel before Alder Lake): Q8_0 by vpmaddubsw.
+    if (name == "avx2-novnni" && f.has_avx2_set()) return &kaa::kernels::avx2_kernels(false);
     if (name == "avx512" && f.has_avx512_set()) return &kaa::kernels::avx512_kernels();
 #endif
     return nullptr;
@@ -377,7 +379,7 @@ benchmark::internal::Benchmark* timing(benchmark::internal::Benchmark* b, int th
 }
 
 void register_all() {
-    const std::string isas[] = {"scalar", "avx2", "avx512"};
+    const std::string isas[] = {"scalar", "avx2", "avx2-novnni", "avx512"};
     for (int threads : {1, 2})
         timing(benchmark::RegisterBenchmark(("read_bandwidth/threads:" + std::to_string(threads)).c_str(),
                                             bm_read_bandwidth, threads),
@@ -389,6 +391,7 @@ void register_all() {
             for (int64_t M : {int64_t(1), int64_t(8), int64_t(256)})
                 for (const std::string& isa : isas) {
                     if (isa == "scalar" && M > 1) continue;  // minutes per iteration
+                    if (isa == "avx2-novnni" && t != WeightType::q8_0) continue;  // the same float kernels
                     // 8 sessions decoding together (eval_batch): Q8_0's two big matrices
                     if (M == 8 && (t != WeightType::q8_0 || s.N * s.K < 4096 * 8192)) continue;
                     for (int threads : {1, 2}) {

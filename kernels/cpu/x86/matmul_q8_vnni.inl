@@ -383,7 +383,8 @@ void gemm_x16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
 template <class V, class Dp>
 struct DotVnni {
     using I = typename V::I;
-    static constexpr bool kPacked = true;
+    static constexpr bool kPacked = true, kX16 = true;
+    static constexpr int64_t kPackedMinM = 2;
     static I dot_h(I w, I q) { return Dp::dpbusd(V::zero_i(), V::flip_sign_bits(w), q); }
     static I correct(I s, int32_t nc) { return V::add_i32(s, V::set1_i32(nc)); }
     static void gemm_packed(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
