@@ -403,6 +403,7 @@ void register_all() {
                                threads)
                             ->Unit(benchmark::kMillisecond);
                         // Q8_0 re-laid at load (WeightLayout::q8_0_x16), where the backend takes it
+                        if (isa == "avx2-novnni") continue;  // the rest: as avx2 (no Q8_0x16 there)
                         if (t == WeightType::q8_0 && isa != "scalar")
                             timing(benchmark::RegisterBenchmark((name + "/x16").c_str(), bm_matmul, isa, t, s.N, s.K,
                                                                 M, threads, false, false, true),
