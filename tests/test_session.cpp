@@ -614,6 +614,42 @@ TEST_CASE("engine: AMX prefill (emulated tiles) gives the bits of the VNNI kerne
     }
 }
 
+// KAA_VNNI=0 picks the plain int8 kernels (the path of CPUs without VNNI: vpmaddubsw
+// GEMV, on AVX2 the int16 GEMM): the same logits, prefill, decode and batches.
+TEST_CASE("engine: KAA_VNNI=0 gives the bits of the VNNI kernels", "[engine]") {
+    kaa::test::TempDir dir;
+    const std::string path = dir.file("m.gguf");
+    kaa::gguf::write_synth_model(odd_spec(TensorType::q8_0, 4), path);
+    kaa::ModelParams mp;
+    mp.precision = kaa::Precision::fast;
+    mp.n_threads = 2;
+    const kaa::Model vnni = kaa::Model::load(path, mp);
+    setenv("KAA_VNNI", "0", 1);
+    const kaa::Model plain = kaa::Model::load(path, mp);
+    unsetenv("KAA_VNNI");
+    const std::string detail = vnni.impl()->kernels->detail;
+    if (detail.find("vnni") == std::string::npos) KAA_SKIP("no VNNI kernels on this CPU/ISA: " + detail);
+    INFO("kernels " << detail << " / " << plain.impl()->kernels->detail);
+    CHECK(std::string(plain.impl()->kernels->detail).find("vnni") == std::string::npos);
+    const auto toks = random_tokens(23, vnni.n_vocab(), 8);
+    kaa::Session a(vnni), b(plain);
+    CHECK(bitwise_equal(prefill_all(a, toks), prefill_all(b, toks)));
+    CHECK(bitwise_equal(decode_all(a, toks), decode_all(b, toks)));
+    std::vector<kaa::Session> sa, sb;
+    for (int i = 0; i < 5; ++i) {
+        sa.emplace_back(vnni);
+        sb.emplace_back(plain);
+    }
+    std::vector<kaa::BatchItem> ia, ib;
+    for (int i = 0; i < 5; ++i) {
+        ia.push_back({&sa[size_t(i)], &toks[size_t(i)], 1});
+        ib.push_back({&sb[size_t(i)], &toks[size_t(i)], 1});
+    }
+    kaa::eval_batch(ia);
+    kaa::eval_batch(ib);
+    for (int i = 0; i < 5; ++i) CHECK(bitwise_equal(sa[size_t(i)].logits(), sb[size_t(i)].logits()));
+}
+
 // CPU models from a mapped file copy their matrices into huge pages at load, re-laying
 // fast-precision Q8_0 for kernels that take Q8_0x16 (lib/model/relayout.cpp);
 // KAA_RELAYOUT=0 keeps the file's pages. The two must agree bit for bit: prefill, decode

@@ -28,17 +28,27 @@
 namespace kaa::kernels {
 
 #if KAA_HAVE_X86_KERNELS
+namespace {
+// KAA_VNNI=0: the plain int8 kernels even where the CPU has VNNI (same results; for A/B
+// runs of the path CPUs without VNNI take).
+bool vnni_allowed() {
+    const char* v = std::getenv("KAA_VNNI");
+    return !(v && std::string(v) == "0");
+}
+}  // namespace
+
 // Declared in kernels.hpp; defined here because the variant choice needs cpu_features.
-const CpuKernels& avx2_kernels() { return avx2_kernels(runtime::cpu_features().avx_vnni); }
+const CpuKernels& avx2_kernels() { return avx2_kernels(runtime::cpu_features().avx_vnni && vnni_allowed()); }
 // AMX when the CPU and OS allow it, unless KAA_AMX=0 (same results; for A/B runs).
 // KAA_AMX=emulate runs the AMX kernel on tiles emulated in C++ on any AVX-512 VNNI CPU:
 // slow, for checking the AMX path end to end where there is no AMX.
 const CpuKernels& avx512_kernels() {
     const runtime::CpuFeatures& f = runtime::cpu_features();
     const std::string amx = std::getenv("KAA_AMX") ? std::getenv("KAA_AMX") : "";
-    if (amx == "emulate" && f.avx512_vnni) return avx512_amx_kernels(true);
-    if (f.has_amx_int8_set() && amx != "0") return avx512_amx_kernels(false);
-    return avx512_kernels(f.avx512_vnni);
+    const bool vnni = f.avx512_vnni && vnni_allowed();
+    if (amx == "emulate" && vnni) return avx512_amx_kernels(true);
+    if (f.has_amx_int8_set() && amx != "0" && vnni) return avx512_amx_kernels(false);
+    return avx512_kernels(vnni);
 }
 #endif
 
