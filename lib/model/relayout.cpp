@@ -76,7 +76,6 @@ uint8_t* allocate_weights(size_t bytes) {
 
 // Rows [r_begin, r_end) of one matrix. x16: 16-row groups re-laid (r_begin a multiple of
 // 16); else the rows copied as they are.
-
 struct Job {
     WeightMatrix* w;
     uint8_t* dst;
