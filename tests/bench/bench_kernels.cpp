@@ -47,6 +47,7 @@ const CpuKernels* backend(const std::string& name) {
     // AVX2 without AVX-VNNI (Zen 2/3, Intel before Alder Lake): Q8_0 by vpmaddubsw.
     if (name == "avx2-novnni" && f.has_avx2_set()) return &kaa::kernels::avx2_kernels(false);
     if (name == "avx512" && f.has_avx512_set()) return &kaa::kernels::avx512_kernels();
+    if (name == "avx512-novnni" && f.has_avx512_set()) return &kaa::kernels::avx512_kernels(false);  // Skylake-SP
 #endif
     return nullptr;
 }
@@ -379,7 +380,7 @@ benchmark::internal::Benchmark* timing(benchmark::internal::Benchmark* b, int th
 }
 
 void register_all() {
-    const std::string isas[] = {"scalar", "avx2", "avx2-novnni", "avx512"};
+    const std::string isas[] = {"scalar", "avx2", "avx2-novnni", "avx512", "avx512-novnni"};
     for (int threads : {1, 2})
         timing(benchmark::RegisterBenchmark(("read_bandwidth/threads:" + std::to_string(threads)).c_str(),
                                             bm_read_bandwidth, threads),
@@ -391,7 +392,8 @@ void register_all() {
             for (int64_t M : {int64_t(1), int64_t(8), int64_t(256)})
                 for (const std::string& isa : isas) {
                     if (isa == "scalar" && M > 1) continue;  // minutes per iteration
-                    if (isa == "avx2-novnni" && t != WeightType::q8_0) continue;  // the same float kernels
+                    const bool novnni = isa == "avx2-novnni" || isa == "avx512-novnni";
+                    if (novnni && t != WeightType::q8_0) continue;  // the same float kernels
                     // 8 sessions decoding together (eval_batch): Q8_0's two big matrices
                     if (M == 8 && (t != WeightType::q8_0 || s.N * s.K < 4096 * 8192)) continue;
                     for (int threads : {1, 2}) {
@@ -403,7 +405,7 @@ void register_all() {
                                threads)
                             ->Unit(benchmark::kMillisecond);
                         // Q8_0 re-laid at load (WeightLayout::q8_0_x16), where the backend takes it
-                        if (isa == "avx2-novnni") continue;  // the rest: as avx2 (no Q8_0x16 there)
+                        if (novnni) continue;  // the rest: as with VNNI (no Q8_0x16 without it)
                         if (t == WeightType::q8_0 && isa != "scalar")
                             timing(benchmark::RegisterBenchmark((name + "/x16").c_str(), bm_matmul, isa, t, s.N, s.K,
                                                                 M, threads, false, false, true),

@@ -169,6 +169,15 @@ struct Vec256 {
     // ---- int8 / int32 lanes: Q8_0 with int8 activations (x86/matmul_q8*.inl) ---------------
     static I load_i(const void* p) { return _mm256_load_si256(static_cast<const __m256i*>(p)); }  // aligned
     static void store_i(void* p, I v) { _mm256_store_si256(static_cast<__m256i*>(p), v); }        // aligned
+    // The int16 GEMM's pack (x86/matmul_q8.inl): a block's 32 quants sign-extended to
+    // int16, pairs (2j, 2j+1) in dword j: 2 vectors (pairs 0-7, 8-15).
+    static constexpr int kPairVecs = 2;
+    static void widen_q8_pairs(const uint8_t* q, I* out) {
+        out[0] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+        out[1] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16)));
+    }
+    // 8 x 8 transpose of 32-bit lanes.
+    static void transpose_i(I (&r)[8]) { x86::transpose8x8(r); }
 
     // One 32-element block of x -> q (32 int8, 32-byte aligned), d = max|x| / 127 and
     // nc = -128 * sum(q). Round to nearest even (MXCSR default); |x / d| <= 127.

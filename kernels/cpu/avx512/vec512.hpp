@@ -226,6 +226,19 @@ struct Vec512 {
     // ---- int8 / int32 lanes: Q8_0 with int8 activations (x86/matmul_q8*.inl) ---------------
     static I load_i(const void* p) { return _mm512_load_si512(p); }  // aligned
     static void store_i(void* p, I v) { _mm512_store_si512(p, v); }  // aligned
+    // The int16 GEMM's pack (x86/matmul_q8.inl): a block's 32 quants sign-extended to
+    // int16, pairs (2j, 2j+1) in dword j: one vector.
+    static constexpr int kPairVecs = 1;
+    static void widen_q8_pairs(const uint8_t* q, I* out) {
+        out[0] = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+    }
+    // 16 x 16 transpose of 32-bit lanes (float shuffles move bits only).
+    static void transpose_i(I (&r)[16]) {
+        F f[16];
+        for (int i = 0; i < 16; ++i) f[i] = _mm512_castsi512_ps(r[i]);
+        transpose(f);
+        for (int i = 0; i < 16; ++i) r[i] = _mm512_castps_si512(f[i]);
+    }
 
     // One 32-element block of x -> q (32 int8), d = max|x| / 127 and nc = -128 * sum(q).
     // Round to nearest even (MXCSR default); |x / d| <= 127 so int8 saturation is moot.

@@ -41,6 +41,8 @@
     static I zero_i() { return P##_setzero_##SI(); }                                \
     static I set1_i32(int32_t v) { return P##_set1_epi32(v); }                      \
     static I add_i32(I a, I b) { return P##_add_epi32(a, b); }                      \
+    /* int16 pairs: a0 b0 + a1 b1 per int32 lane */                                 \
+    static I madd_i16(I a, I b) { return P##_madd_epi16(a, b); }                    \
     /* int8 w -> w + 128 (w xor 0x80): vpdpbusd's unsigned operand */               \
     static I flip_sign_bits(I w) { return P##_xor_##SI(w, P##_set1_epi8(char(0x80))); }
 

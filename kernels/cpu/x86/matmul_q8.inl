@@ -165,128 +165,128 @@ void matmul_q8(const MatmulParams& p) {
         Dot::gemm_packed(p, xq, L);
 }
 
-// ---- GEMM without VNNI (AVX2): weights widened to int16, vpmaddwd -------------------------
+// ---- GEMM without VNNI: weights widened to int16, vpmaddwd -----------------------------------
 // The GEMV's vpmaddubsw needs |w| and q with w's sign: in a GEMM, a vpsignb for every
 // (weight vector, token). Widened to int16 once per pack instead, one vpmaddwd adds 2
-// products to each of 8 rows' int32 lanes (|w q| <= 128 * 127: exact), so a block's int32
-// sums, and with them the recipe's bits, are those of every other path.
-struct alignas(32) PackedBlockI16 {
-    int16_t wq[16][16];  // vector j: lane r holds quants 2j and 2j + 1 of row r
-    float ws[8];         // row scales
+// products to each of W rows' int32 lanes (|w q| <= 128 * 127: exact), so a block's
+// int32 sums, and with them the recipe's bits, are those of every other path. The micro
+// kernel has the VNNI one's shape (2 x W rows x V::kVnniT tokens), with 16 madd + add
+// steps a block where VNNI takes 8 vpdpbusd.
+template <class V>
+struct alignas(4 * V::kW) PackedBlockI16 {
+    int16_t wq[16][2 * V::kW];  // vector j: lane r holds quants 2j and 2j + 1 of row r
+    float ws[V::kW];            // row scales
 };
-constexpr int64_t kI16NB = 64, kI16KCB = 64;  // a pack: 8 groups x 64 blocks x 544 B = 272 KiB (L2)
-constexpr int kI16RB = 2, kI16T = 3;          // 2 x 8 rows x 3 tokens: 6 int32 + 6 f32 accumulators
+constexpr int64_t kI16NB = 64, kI16KCB = 64;  // a pack: 64 rows x 64 blocks x 34 x 2 B = 272 KiB (L2)
+constexpr int kI16RB = 2;                     // W-row groups per micro kernel
 
 // Rows [n0, n0 + R) x blocks [b0, b1) -> out[group][block - b0]. Rows past R are zero.
-inline void pack_i16(const uint8_t* w, size_t row_bytes, int64_t n0, int64_t R, int64_t b0, int64_t b1,
-                     PackedBlockI16* out) {
-    const int64_t nbc = b1 - b0, groups = (R + 7) / 8;
+template <class V>
+void pack_i16(const uint8_t* w, size_t row_bytes, int64_t n0, int64_t R, int64_t b0, int64_t b1,
+              PackedBlockI16<V>* out) {
+    using I = typename V::I;
+    constexpr int W = V::kW, P = V::kPairVecs;
+    const int64_t nbc = b1 - b0, groups = (R + W - 1) / W;
     for (int64_t g = 0; g < groups; ++g) {
-        const int64_t rows = imin(8, R - g * 8);
-        const uint8_t* base = w + size_t(n0 + g * 8) * row_bytes;
+        const int64_t rows = imin(W, R - g * W);
+        const uint8_t* base = w + size_t(n0 + g * W) * row_bytes;
         for (int64_t b = b0; b < b1; ++b) {
-            PackedBlockI16& pb = out[g * nbc + (b - b0)];
-            __m256i lo[8], hi[8];  // row r's quants 0-15 / 16-31 as int16: pairs j in dword j
-            alignas(16) uint16_t h[8] = {};
-            for (int r = 0; r < 8; ++r) {
-                lo[r] = hi[r] = _mm256_setzero_si256();
-                if (r >= rows) continue;
-                const uint8_t* blk = base + size_t(r) * row_bytes + b * kQ8BlockBytes;
-                lo[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-                hi[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18)));
-                std::memcpy(&h[r], blk, 2);
+            PackedBlockI16<V>& pb = out[g * nbc + (b - b0)];
+            I v[P][W];  // v[p][r]: row r's pairs p W .. p W + W - 1
+            alignas(64) uint16_t h[W] = {};
+            for (int r = 0; r < W; ++r) {
+                I pr[P];
+                for (int p = 0; p < P; ++p) pr[p] = V::zero_i();
+                if (r < rows) {
+                    const uint8_t* blk = base + size_t(r) * row_bytes + b * kQ8BlockBytes;
+                    V::widen_q8_pairs(blk + 2, pr);
+                    std::memcpy(&h[r], blk, 2);
+                }
+                for (int p = 0; p < P; ++p) v[p][r] = pr[p];
             }
-            transpose8x8(lo);  // now lo[j] lane r = pair j of row r
-            transpose8x8(hi);
-            for (int j = 0; j < 8; ++j) {
-                _mm256_store_si256(reinterpret_cast<__m256i*>(pb.wq[j]), lo[j]);
-                _mm256_store_si256(reinterpret_cast<__m256i*>(pb.wq[8 + j]), hi[j]);
+            for (int p = 0; p < P; ++p) {
+                V::transpose_i(v[p]);  // now v[p][j] lane r = pair p W + j of row r
+                for (int j = 0; j < W; ++j) V::store_i(pb.wq[p * W + j], v[p][j]);
             }
-            _mm256_store_ps(pb.ws, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h))));
+            V::store(pb.ws, V::load_f16(h));
         }
     }
 }
 
-// RB groups of 8 rows x T tokens over blocks [b0, b1) of a pack (pk: group 0's block b0,
+// RB groups of W rows x T tokens over blocks [b0, b1) of a pack (pk: group 0's block b0,
 // nbc blocks a group). xs[t]: token t's quants of blocks [b0, b1) as int16.
-template <int RB, int T>
-void micro_i16(const PackedBlockI16* pk, int64_t nbc, const int16_t* const* xs, const XRow* xr, int64_t b0,
-               int64_t b1, float* y, int64_t ys, const __m256i* rows, bool first) {
-    __m256 facc[RB][T];
+template <class V, int RB, int T>
+void micro_i16(const PackedBlockI16<V>* pk, int64_t nbc, const int16_t* const* xs, const XRow* xr, int64_t b0,
+               int64_t b1, float* y, int64_t ys, const typename V::Tail* rows, bool first) {
+    using F = typename V::F;
+    using I = typename V::I;
+    constexpr int W = V::kW;
+    F facc[RB][T];
     for (int g = 0; g < RB; ++g)
-        for (int t = 0; t < T; ++t)
-            facc[g][t] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + t * ys + 8 * g, rows[g]);
+        for (int t = 0; t < T; ++t) facc[g][t] = first ? V::zero() : V::load(y + t * ys + W * g, rows[g]);
     for (int64_t b = b0; b < b1; ++b) {
-        __m256i iacc[RB][T];
+        I iacc[RB][T];
         for (int g = 0; g < RB; ++g)
-            for (int t = 0; t < T; ++t) iacc[g][t] = _mm256_setzero_si256();
+            for (int t = 0; t < T; ++t) iacc[g][t] = V::zero_i();
         for (int j = 0; j < 16; ++j) {
-            __m256i wv[RB];
-            for (int g = 0; g < RB; ++g)
-                wv[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(pk[g * nbc + (b - b0)].wq[j]));
+            I wv[RB];
+            for (int g = 0; g < RB; ++g) wv[g] = V::load_i(pk[g * nbc + (b - b0)].wq[j]);
             for (int t = 0; t < T; ++t) {
                 int32_t pair;
                 std::memcpy(&pair, xs[t] + (b - b0) * 32 + 2 * j, 4);
-                const __m256i xv = _mm256_set1_epi32(pair);
-                for (int g = 0; g < RB; ++g) iacc[g][t] = _mm256_add_epi32(iacc[g][t], _mm256_madd_epi16(wv[g], xv));
+                const I xv = V::set1_i32(pair);
+                for (int g = 0; g < RB; ++g) iacc[g][t] = V::add_i32(iacc[g][t], V::madd_i16(wv[g], xv));
             }
         }
         for (int g = 0; g < RB; ++g) {
-            const __m256 ws = _mm256_load_ps(pk[g * nbc + (b - b0)].ws);
-            for (int t = 0; t < T; ++t) {
-                const __m256 scale = _mm256_mul_ps(ws, _mm256_set1_ps(xr[t].d[b]));
-                facc[g][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[g][t]), scale, facc[g][t]);
-            }
+            const F ws = V::load(pk[g * nbc + (b - b0)].ws);
+            for (int t = 0; t < T; ++t)
+                facc[g][t] = V::fmadd(V::cvt_i32(iacc[g][t]), V::mul(ws, V::set1(xr[t].d[b])), facc[g][t]);
         }
     }
     for (int g = 0; g < RB; ++g)
-        for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * ys + 8 * g, rows[g], facc[g][t]);
+        for (int t = 0; t < T; ++t) V::store(y + t * ys + W * g, rows[g], facc[g][t]);
 }
 
-template <int RB, int... TT>
+template <class V, int RB, int... TT>
 auto pick_i16_t(int t, std::integer_sequence<int, TT...>) {
-    decltype(&micro_i16<RB, 1>) fn = nullptr;
-    ((t == TT + 1 ? (fn = &micro_i16<RB, TT + 1>, 0) : 0), ...);
+    decltype(&micro_i16<V, RB, 1>) fn = nullptr;
+    ((t == TT + 1 ? (fn = &micro_i16<V, RB, TT + 1>, 0) : 0), ...);
     return fn;
 }
 
 // Rows [n_begin, n_end) x all M tokens: packs of kI16NB rows x kI16KCB blocks, every
 // token block passing over each.
-inline void gemm_i16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
-    static_assert(sizeof(PackedBlockI16) == 544, "PackedBlockI16 layout");
+template <class V>
+void gemm_i16(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
+    constexpr int W = V::kW, kT = V::kVnniT;
+    static_assert(sizeof(PackedBlockI16<V>) == 68 * W, "PackedBlockI16 layout");
     const auto* w = static_cast<const uint8_t*>(p.w);
-    auto* packed =
-        static_cast<PackedBlockI16*>(thread_scratch(2, size_t(kI16NB / 8 * kI16KCB) * sizeof(PackedBlockI16)));
-    auto* xbuf = static_cast<int16_t*>(thread_scratch(3, size_t(kI16T * kI16KCB * 32) * sizeof(int16_t)));
+    auto* packed = static_cast<PackedBlockI16<V>*>(
+        thread_scratch(2, size_t(kI16NB / W * kI16KCB) * sizeof(PackedBlockI16<V>)));
+    auto* xbuf = static_cast<int16_t*>(thread_scratch(3, size_t(kT * kI16KCB * 32) * sizeof(int16_t)));
     for (int64_t n0 = p.n_begin; n0 < p.n_end; n0 += kI16NB) {
-        const int64_t R = imin(kI16NB, p.n_end - n0), groups = (R + 7) / 8;
+        const int64_t R = imin(kI16NB, p.n_end - n0), groups = (R + W - 1) / W;
         for (int64_t kb0 = 0; kb0 < L.nb; kb0 += kI16KCB) {
             const int64_t kb1 = imin(L.nb, kb0 + kI16KCB), nbc = kb1 - kb0;
-            pack_i16(w, p.w_row_bytes, n0, R, kb0, kb1, packed);
-            for (int64_t m0 = 0; m0 < p.M; m0 += kI16T) {
-                const int tt = int(imin(kI16T, p.M - m0));
-                XRow xr[kI16T];
-                const int16_t* xs[kI16T];
+            pack_i16<V>(w, p.w_row_bytes, n0, R, kb0, kb1, packed);
+            for (int64_t m0 = 0; m0 < p.M; m0 += kT) {
+                const int tt = int(imin(kT, p.M - m0));
+                XRow xr[kT];
+                const int16_t* xs[kT];
                 for (int t = 0; t < tt; ++t) {
                     xr[t] = x_row(xq, L, m0 + t);
                     int16_t* dst = xbuf + t * kI16KCB * 32;
-                    for (int64_t i = 0; i < nbc * 32; i += 16)
-                        _mm256_store_si256(reinterpret_cast<__m256i*>(dst + i),
-                                           _mm256_cvtepi8_epi16(_mm_loadu_si128(
-                                               reinterpret_cast<const __m128i*>(xr[t].q + kb0 * 32 + i))));
+                    for (int64_t i = 0; i < nbc * 32; ++i) dst[i] = xr[t].q[kb0 * 32 + i];
                     xs[t] = dst;
                 }
                 for (int64_t g = 0; g < groups; g += kI16RB) {
                     const int rb = int(imin(kI16RB, groups - g));
-                    __m256i rows[kI16RB];
-                    for (int i = 0; i < rb; ++i) {
-                        const int64_t n = R - (g + i) * 8;
-                        rows[i] = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n >= 8 ? 8 : n)),
-                                                     _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-                    }
-                    float* yb = p.y + m0 * p.y_stride + n0 + g * 8;
-                    const auto ts = std::make_integer_sequence<int, kI16T>{};
-                    const auto micro = rb == 2 ? pick_i16_t<2>(tt, ts) : pick_i16_t<1>(tt, ts);
+                    typename V::Tail rows[kI16RB];
+                    for (int i = 0; i < rb; ++i) rows[i] = V::tail(R - (g + i) * W);
+                    float* yb = p.y + m0 * p.y_stride + n0 + g * W;
+                    const auto ts = std::make_integer_sequence<int, kT>{};
+                    const auto micro = rb == 2 ? pick_i16_t<V, 2>(tt, ts) : pick_i16_t<V, 1>(tt, ts);
                     micro(packed + g * nbc, nbc, xs, xr, kb0, kb1, yb, p.y_stride, rows, kb0 == 0);
                 }
             }
@@ -294,8 +294,8 @@ inline void gemm_i16(const MatmulParams& p, const uint8_t* xq, const XLayout& L)
     }
 }
 
-// Without VNNI: the GEMV's vpmaddubsw; from 4 tokens on AVX2 the int16 GEMM above, else
-// the GEMV kernel once per token over L2-resident blocks of rows. AVX2 without VNNI
+// Without VNNI: the GEMV's vpmaddubsw; from 4 tokens the int16 GEMM above, fewer: the
+// GEMV kernel once per token over L2-resident blocks of rows. AVX2 without VNNI
 // (kaa_bench_kernels .../avx2-novnni), 2 threads, GB/s of weights (M <= 8) or GOP/s,
 // rows per token -> int16 GEMM (session 10): M = 2 15.4-18.6 -> 10.9-12.1, M = 4
 // 8.6-10.9 -> 9.7-10.7, M = 8 5.6-6.1 -> 6.7-7.5, M = 256 78 -> 192-201 GOP/s (1 thread:
@@ -303,14 +303,12 @@ inline void gemm_i16(const MatmulParams& p, const uint8_t* xq, const XLayout& L)
 template <class V>
 struct DotMaddubs {
     using I = typename V::I;
-    static constexpr bool kPacked = V::kW == 8;
+    static constexpr bool kPacked = true;
     static constexpr int64_t kPackedMinM = 4;
     static constexpr bool kX16 = false;  // the backend's q8_0_x16 is off: weights stay as stored
     static I dot_h(I w, I q) { return V::dot_maddubs(w, q); }
     static I correct(I s, int32_t /*nc*/) { return s; }
-    static void gemm_packed(const MatmulParams& p, const uint8_t* xq, const XLayout& L) {
-        if constexpr (V::kW == 8) gemm_i16(p, xq, L);
-    }
+    static void gemm_packed(const MatmulParams& p, const uint8_t* xq, const XLayout& L) { gemm_i16<V>(p, xq, L); }
 };
 
 }  // namespace
